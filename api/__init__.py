@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI) over `qa.service.QAService`: schemas, routes and errors, nothing else."""

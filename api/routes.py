@@ -1,0 +1,63 @@
+"""Routes of the HTTP contract. Thin: validate (schemas), call the service, shape the response."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+
+from qa.retrieval import Hit
+
+from .deps import ServiceDep
+from .schemas import (AskRequest, AskResponse, Citation, DocumentInfo, DocumentList, ErrorBody, Health,
+                      SearchHit, SearchRequest, SearchResponse)
+
+router = APIRouter()
+
+_ERRORS = {422: {"model": ErrorBody, "description": "invalid request"},
+           400: {"model": ErrorBody, "description": "malformed JSON"}}
+
+
+def hit_to_schema(service, rank: int, hit: Hit) -> SearchHit:
+    return SearchHit(rank=rank, score=round(hit.score, 4), text=hit.chunk.text,
+                     citation=Citation(**service.citation(hit.chunk)), chunk_id=hit.chunk.chunk_id,
+                     lexical_score=round(hit.lexical, 4), dense_score=round(hit.dense, 4))
+
+
+@router.post("/v1/search", response_model=SearchResponse, responses={**_ERRORS, 404: {"model": ErrorBody}},
+             tags=["retrieval"], summary="Most relevant passages with citations")
+async def search(body: SearchRequest, service: ServiceDep) -> SearchResponse:
+    # the embedder and BM25 are CPU work: keep the event loop free for other requests
+    result = await run_in_threadpool(service.search, body.query, body.top_k, body.doc)
+    return SearchResponse(query=result.query, took_ms=round(result.took_ms, 2),
+                          results=[hit_to_schema(service, i, h) for i, h in enumerate(result.hits, 1)])
+
+
+@router.post("/v1/ask", response_model=AskResponse, responses=_ERRORS, tags=["answers"],
+             summary="A short extractive answer with its citations, or answer_type 'none'")
+async def ask(body: AskRequest, service: ServiceDep) -> AskResponse:
+    result = await run_in_threadpool(service.ask, body.question, body.top_k)
+    a = result.answer
+    return AskResponse(question=result.question, answer=a.answer, answer_type=a.answer_type,
+                       lead_units=a.lead_units, supporting_units=a.supporting_units,
+                       confidence=round(a.confidence, 3),
+                       citations=[hit_to_schema(service, i, h) for i, h in enumerate(result.hits, 1)],
+                       took_ms=round(result.took_ms, 2))
+
+
+@router.get("/healthz", response_model=Health, tags=["service"])
+async def healthz(service: ServiceDep) -> Health:
+    index = service.index
+    return Health(status="ok", documents=len(index.documents), chunks=len(index.chunks),
+                  index_version=index.version, embedder=index.manifest.embedder)
+
+
+@router.get("/v1/documents", response_model=DocumentList, tags=["documents"])
+async def documents(service: ServiceDep) -> DocumentList:
+    index = service.index
+    counts: dict[str, int] = {}
+    for c in index.chunks:
+        counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+    return DocumentList(documents=[
+        DocumentInfo(**{k: v for k, v in d.metadata().items() if k in DocumentInfo.model_fields},
+                     chunks=counts.get(d.doc_id, 0))
+        for d in index.documents.values()
+    ])

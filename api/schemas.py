@@ -1,0 +1,96 @@
+"""Request and response bodies of the HTTP contract (shared/API.md). Field names are fixed; more may be added."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+MAX_QUERY_CHARS = 512
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"query": "污水处理站建设谁牵头？", "top_k": 5}]})
+
+    query: StrictStr = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="the question or keywords")
+    top_k: StrictInt = Field(5, ge=1, le=50, description="how many passages to return")
+    doc: StrictStr | None = Field(None, max_length=200, description="search only this document (a doc_id)")
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"question": "防止返贫动态监测由哪个部门牵头？", "top_k": 5}]})
+
+    question: StrictStr = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    top_k: StrictInt = Field(5, ge=1, le=50, description="how many citations to return")
+
+
+class Citation(BaseModel):
+    doc_id: str
+    doc_title: str | None
+    doc_number: str | None = Field(description="文号, null where the document has none")
+    issuer: str | None
+    date: str | None = Field(description="ISO date of the document")
+    section: str | None = Field(description="section path, e.g. 二、主要任务 > （三）… > 14.")
+    page: int | None
+    source: str | None = Field(description="corpus file the passage comes from")
+    char_start: int
+    char_end: int
+
+
+class SearchHit(BaseModel):
+    rank: int
+    score: float
+    text: str
+    citation: Citation
+    chunk_id: int
+    lexical_score: float
+    dense_score: float
+
+
+class SearchResponse(BaseModel):
+    query: str
+    took_ms: float
+    results: list[SearchHit]
+
+
+class AskResponse(BaseModel):
+    question: str
+    answer: str | None
+    answer_type: Literal["lead_unit", "number", "date", "document", "passage", "none"]
+    lead_units: list[str]
+    supporting_units: list[str]
+    confidence: float
+    citations: list[SearchHit]
+    took_ms: float
+
+
+class Health(BaseModel):
+    status: str
+    documents: int
+    chunks: int
+    index_version: str
+    embedder: str
+
+
+class DocumentInfo(BaseModel):
+    doc_id: str
+    title: str
+    doc_number: str | None
+    issuer: str | None
+    date: str | None
+    addressees: str | None
+    category: str | None
+    source: str
+    chunks: int
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentInfo]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,671 @@
+"""Short answers taken from cited passages: who leads, what figure, which date, which document.
+
+`answer_question(question, passages)` never invents text: every answer is a span of a cited passage
+(or a join of spans such as "市民政局、妇联", or a document metadata field, which counts as cited text).
+It always tries to answer; abstaining (`none`) is the caller's decision, made with retrieval evidence
+plus the features exposed here (`clause_overlap`, `Answer.features`).
+
+How it works, per intended answer type (`classify_question`):
+
+* ``lead_unit`` — split each passage into the task spans of its unit markings (`qa.units`), score every
+  span against the question by character-bigram overlap (question words such as 由哪个部门/牵头 removed,
+  bigrams weighted by how rare they are among the candidate spans), and take the marking that closes the
+  best span. Answer the lead units, or the 责任/配合 units when the question asks for those.
+* ``number`` / ``date`` — the clause (split at ，；。 and newlines) that holds a figure / date and best
+  matches the question, scored on the clause and on its sentence (for a "完成时限：5月底" line, on the
+  item it belongs to); a figure with the unit the question asks for (多少公里 → 公里) is preferred.
+* ``document`` — the document (from passage metadata) whose title / 文号 best matches; answer its title,
+  文号, date (in the source's own form "2021年5月20日" when a passage shows it) or issuer. A 文号 asked
+  of a document the text cites ("依据的…文件文号") is taken from the text.
+* ``passage`` — the best sentence of the best passages.
+
+Table rows and "label：value" lines are also answered by column: a question naming a column
+("…的帮扶单位", "2021年预计指标…多少") gets that cell.
+
+`confidence` = extraction certainty (an explicit marker attributed to the matched task is strong) ×
+match quality (overlap of the used clause) × retrieval support (rank of the passage used and its score
+margin over the next); see `_confidence`.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from qa.units import Attribution, UnitAnnotation, find_unit_annotations, parse_table_fields, units_for_span
+
+
+@dataclass
+class Passage:
+    """One retrieved passage, best first."""
+
+    text: str  # the passage text as returned to users
+    score: float  # fused retrieval score, higher is better (scale not fixed; use ranks/margins)
+    section: list[str]  # heading path, e.g. ["二、主要任务", "（三）着力提升整体发展水平", "14."]
+    doc_title: str
+    doc_number: str | None  # 文号 e.g. 青党发〔2021〕16号
+    issuer: str | None
+    date: str | None  # ISO, 2021-06-11
+    kind: str = "paragraph"  # or "table_row", "heading", "front_matter"
+
+
+@dataclass
+class Answer:
+    answer: str | None
+    answer_type: str  # "lead_unit" | "number" | "date" | "document" | "passage" | "none"
+    lead_units: list[str]
+    supporting_units: list[str]
+    confidence: float  # in [0, 1]
+    support: list[int]  # indexes into the passages list that the answer was taken from
+    features: dict = field(default_factory=dict)  # what the decision was based on (for abstention)
+
+
+# --- question analysis ---------------------------------------------------------------------------
+
+_DOC_NUMBER = re.compile(r"[\u4e00-\u9fa5]{1,8}〔\s*\d{4}\s*〕\s*\d+\s*号")
+# Questions about a document itself.
+_DOC_ABOUT = re.compile(
+    r"什么文件|哪份文件|哪个文件|哪一份文件|哪份通知|哪个通知|文件名|标题|文号|发文字号|发文机关|发文单位|印发单位"
+    r"|谁印发|谁发布|谁发的|哪个单位印发|哪些单位印发|联合印发|(?:哪天|哪一天|什么时候|何时|哪年|几号|哪月|啥时候|什么日期)(?:印发|发布|下发|出台|发文)"
+    r"|(?:印发|发布|发文|成文|下发)(?:日期|时间)|(?:印发|发布|下发)的?(?:吗|呢)?$"
+)
+_DATE_Q = re.compile(
+    r"什么时候|什么时间|何时|哪天|哪一天|哪年|哪一年|几月|几号|几日|啥时候|时限|截止|期限|之前|多久完成|哪个月|哪个季度|起止|到几号"
+)
+_NUMBER_Q = re.compile(r"多少|(?<!哪)几|比例|百分之|比重|达到|目标|多大|多长|多高|多远|多重|占比|增长|下降|上限|下限|最多|最少|不低于|不超过")
+_UNIT_Q_STRONG = re.compile(
+    r"(?:哪个|哪些|哪家|什么|哪一个|哪几个)(?:部门|单位|机构|机关|科室)|由谁|谁(?:牵头|负责|来|管|抓)|归哪|找哪|哪里管|哪儿管|哪位|牵头单位|责任单位|配合单位|牵头部门|配合部门"
+)
+_UNIT_Q_WEAK = re.compile(r"牵头|负责|配合|协办|包抓|主管|谁")
+
+# Removed before matching: they say what is asked, not about which task.
+_QUESTION_PHRASES = re.compile(
+    r"(?:由|归|是|找|属于|属)?(?:哪个|哪些|哪家|哪一个|哪几个|哪位|哪里|哪儿|什么|啥)(?:部门|单位|机构|机关|领导|地方|文件|时候|时间|人)?"
+    r"|牵头单位|责任单位|配合单位|牵头部门|配合部门|责任部门|牵头|负责|配合|协办|谁|多少|几[个名家年月号日天次]?|是否|有没有|会不会|能不能|要不要"
+    r"|怎么样|怎么|如何|请问|这项工作|这项|这一项|这一条|这条|这块|这事|这种情况|情况|[吗呢吧啊呀么]"
+)
+_STOP_CHARS = set("的了是由在和与及把被要能会有这那哪个些谁什么几多少请问吧呀呢吗啊，。？！?!、；：:“”‘’《》（）() 　")
+_SENT_SPLIT = re.compile(r"[。！？!?；;\n]")
+_CLAUSE_SPLIT = re.compile(r"[，,。！？!?；;\n]")
+
+# Figures and dates.
+_CN_NUM = "零〇一二两三四五六七八九十百千万亿"
+_MEASURES = (
+    "公里|千米|平方米|立方米|万元|亿元|小时|分钟|个|家|年|名|张|座|所|项|户|次|倍|成|万|亿|元|人|亩|辆|台|处"
+    "|条|间|件|天|月|日|周|米|吨|头|只|场|部|期|批|类|级|套|层|份"
+)
+# A figure: digits (with % etc.), or Chinese numerals only before a measure ("两个", not "两不愁").
+_NUMBER = re.compile(rf"\d+(?:\.\d+)?\s*(?:%|％|‰)?|[{_CN_NUM}]+\s*(?:{_MEASURES})")
+_DATE = re.compile(
+    r"\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?|\d{1,2}\s*月\s*(?:\d{1,2}\s*日|底|初|末|中旬|上旬|下旬)?"
+    r"|\d{4}-\d{1,2}-\d{1,2}|年底|年内|年末|月底|上半年|下半年|[春夏秋冬]季|第[一二三四]季度"
+)
+_YEAR_ONLY = re.compile(r"\d{4}\s*年")
+# The measure a "多少/几" question asks for: 多少公里 → 公里; 百分之几/比例 → %.
+_Q_MEASURE = re.compile(rf"(?:多少|几)\s*({_MEASURES})")
+_MONEY_Q = re.compile(r"多少钱|多少经费|多少资金|多少元")
+_PERCENT_Q = re.compile(r"百分之|比例|比率|比重|占比|率")
+
+
+def classify_question(question: str) -> str:
+    """Intended answer type: "document" | "date" | "number" | "lead_unit" | "passage"."""
+    q = re.sub(r"\s", "", question)
+    if _DOC_ABOUT.search(q):
+        return "document"
+    # A question naming a 文号 is about that document, unless it asks who leads / what figure inside it.
+    if _DOC_NUMBER.search(q) and not re.search(r"牵头|负责|配合|多少|几|比例|达到", q) and re.search(
+        r"什么|哪天|何时|谁|哪个|哪家|哪些|日期|时间|名称|题目|印发|发布", q
+    ):
+        return "document"
+    if _UNIT_Q_STRONG.search(q):
+        return "lead_unit"
+    if _DATE_Q.search(q):
+        return "date"
+    if _NUMBER_Q.search(q):
+        return "number"
+    if _UNIT_Q_WEAK.search(q):
+        return "lead_unit"
+    return "passage"
+
+
+def requested_role(question: str) -> str:
+    """Which units a unit question asks for: "cooperating" (配合), "responsible" (责任) or "lead"."""
+    if re.search(r"配合|协办|协助|参与|还有哪些|其他.*?(?:部门|单位)", question):
+        return "cooperating"
+    if re.search(r"责任单位|责任部门", question):
+        return "responsible"
+    return "lead"
+
+
+# --- lexical overlap -------------------------------------------------------------------------------
+
+
+@dataclass
+class _QTerms:
+    bigrams: set[str]
+    chars: set[str]
+
+
+def _norm(text: str) -> str:
+    """Whitespace removed (the source puts spaces in "2021 年"), full-width digits/letters folded."""
+    text = re.sub(r"\s+", "", text)
+    return text.translate({c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F) if chr(c) not in "（），：；"})
+
+
+def _bigrams(text: str) -> set[str]:
+    t = _norm(text)
+    return {t[i:i + 2] for i in range(len(t) - 1) if not (set(t[i:i + 2]) & _STOP_CHARS)}
+
+
+def _question_terms(question: str) -> _QTerms:
+    """Content bigrams and characters of the question, question words removed (no bigram crosses them)."""
+    pieces = _QUESTION_PHRASES.split(_norm(question))
+    grams, chars = set(), set()
+    for piece in pieces:
+        for part in re.split(r"[，。？！?!、；：:“”‘’《》（）()\"']", piece):
+            grams |= _bigrams(part)
+            chars |= {c for c in part if c not in _STOP_CHARS}
+    return _QTerms(grams, chars)
+
+
+def _coverage(q: _QTerms, text: str, weights: dict[str, float] | None = None) -> float:
+    """Weighted fraction of question bigrams (0.75) and characters (0.25) found in `text`."""
+    if not q.bigrams and not q.chars:
+        return 0.0
+    t = _norm(text)
+    tg = {t[i:i + 2] for i in range(len(t) - 1)}
+    w = weights or {}
+    total = sum(w.get(g, 1.0) for g in q.bigrams)
+    big = sum(w.get(g, 1.0) for g in q.bigrams if g in tg) / total if total else 0.0
+    uni = len(q.chars & set(t)) / len(q.chars) if q.chars else 0.0
+    return 0.75 * big + 0.25 * uni if q.bigrams else uni
+
+
+def _clauses(text: str, splitter: re.Pattern = _CLAUSE_SPLIT) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for m in splitter.finditer(text):
+        if text[start:m.start()].strip():
+            spans.append((start, m.start()))
+        start = m.end()
+    if text[start:].strip():
+        spans.append((start, len(text)))
+    return [_trim(text, a, b) for a, b in spans]
+
+
+def _trim(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a] in " \t\u3000\n":
+        a += 1
+    while b > a and text[b - 1] in " \t\u3000\n":
+        b -= 1
+    return a, b
+
+
+def clause_overlap(question: str, text: str) -> float:
+    """Fraction of the question's content bigrams/characters covered by the best clause of `text`.
+
+    An abstention feature: a low value means no clause of the passage is about what was asked.
+    """
+    q = _question_terms(question)
+    best = 0.0
+    for a, b in _clauses(text, _SENT_SPLIT):  # sentences, so that "A，B" questions can match both halves
+        best = max(best, _coverage(q, text[a:b]))
+    for a, b in _clauses(text):
+        best = max(best, _coverage(q, text[a:b]))
+    return round(best, 4)
+
+
+def _rarity_weights(q: _QTerms, texts: list[str]) -> dict[str, float]:
+    """IDF-like weights of question bigrams over candidate texts: a bigram found everywhere tells nothing."""
+    n = len(texts)
+    if n < 3:
+        return {}
+    norm = [_norm(t) for t in texts]
+    weights = {}
+    for g in q.bigrams:
+        df = sum(1 for t in norm if g in t)
+        weights[g] = math.log(1 + (n + 1) / (df + 1))
+    return weights
+
+
+# --- retrieval support and confidence ----------------------------------------------------------------
+
+
+def _retrieval_support(passages: list[Passage], i: int) -> dict:
+    """Rank of passage i and its score margin over the best other passage (relative, scale-free)."""
+    scores = [p.score for p in passages]
+    others = [s for j, s in enumerate(scores) if j != i]
+    s_i = scores[i]
+    best_other = max(others) if others else None
+    spread = (max(scores) - min(scores)) if len(scores) > 1 else 0.0
+    if best_other is None:
+        margin = 1.0
+    elif spread > 0:
+        margin = (s_i - best_other) / spread  # in [-1, 1]
+    else:
+        margin = 0.0
+    rank_factor = 1.0 / (1.0 + 0.3 * i)
+    return {"rank": i, "rank_factor": round(rank_factor, 4), "score_margin": round(margin, 4)}
+
+
+def _confidence(certainty: float, match: float, retrieval: dict, ambiguity: float = 1.0) -> float:
+    """certainty (how explicit the source is) × match quality × retrieval support × ambiguity."""
+    match_factor = 0.35 + 0.65 * min(1.0, match / 0.6)
+    margin = max(-1.0, min(1.0, retrieval["score_margin"]))
+    retr = retrieval["rank_factor"] * (0.85 + 0.15 * (margin + 1) / 2)
+    conf = certainty * match_factor * (0.55 + 0.45 * retr) * ambiguity
+    return round(max(0.0, min(1.0, conf)), 4)
+
+
+def _rank_penalty(i: int) -> float:
+    # Retrieval order matters, but a clearly better clause match further down should still win.
+    return 0.04 * i
+
+
+# --- field (column / label line) answers -----------------------------------------------------------
+
+
+# "责任领导：代兴科 市政府副市长", "完成时限：4月底": a short label, a colon, the value.
+_LABEL_LINE = re.compile(
+    r"^[ \t\u3000]*([^\s：:，,。；;、（）()]{1,6}(?:[ \u3000]?[^\s：:，,。；;、（）()]{1,3}){0,3})"
+    r"[ \t\u3000]*[:：][ \t\u3000]*(\S.*)$",
+    re.M,
+)
+_UNIT_LABEL = re.compile(r"(牵头|责任|配合|协办|协助)(单位|部门)")
+
+
+def _fields(p: Passage) -> list[tuple[str, int, int]]:
+    """(label, value_start, value_end) of a table row's cells, or of the passage's "label：value" lines."""
+    cells = parse_table_fields(p.text) if p.kind in ("table_row", "paragraph", "front_matter") else []
+    if cells:
+        return cells
+    return [(re.sub(r"\s", "", m.group(1)), m.start(2), m.end(2)) for m in _LABEL_LINE.finditer(p.text)]
+
+
+def _label_match(question: str, label: str) -> float:
+    """How much of a column label the question names (bigram fraction of the label)."""
+    lg = _bigrams(label)
+    if not lg:
+        return 0.0
+    qn = _norm(question)
+    return sum(1 for g in lg if g in qn) / len(lg)
+
+
+def _field_answer(question: str, qtype: str, passages: list[Passage], top: list[int]) -> tuple | None:
+    """A cell whose column the question names, in the best-matching passage with fields."""
+    q = _question_terms(question)
+    best = None
+    for i in top:
+        p = passages[i]
+        fields = _fields(p)
+        if not fields:
+            continue
+        for label, a, b in fields:
+            if _UNIT_LABEL.search(label) or label in ("序号",):
+                continue  # unit columns go through the unit logic (roles, 配合 questions, …)
+            lm = _label_match(question, label)
+            if lm < 0.6 or b <= a:
+                continue
+            value = p.text[a:b]
+            if qtype == "number" and not re.search(r"\d", value):
+                continue
+            rest = p.text[:a] + p.text[b:]
+            score = 0.5 * lm + _coverage(q, rest) - _rank_penalty(top.index(i))
+            if best is None or score > best[0]:
+                best = (score, i, label, value, lm, _coverage(q, rest))
+    return best
+
+
+# --- lead / supporting units -----------------------------------------------------------------------
+
+
+def _context(p: Passage) -> str:
+    """Document title and heading path: questions often scope themselves ("复审方案里…", "任务清单中…")."""
+    return " ".join([p.doc_title or ""] + list(p.section or []))
+
+
+def _span_score(q: _QTerms, text: str, a: int, b: int, context: str, weights: dict[str, float] | None) -> float:
+    """Match of the task span text[a:b]: its best sentence (focus) and the span as a whole.
+
+    The context (title, headings) is added to both, so that scoping words in the question count equally
+    for every span of the same document.
+    """
+    if b <= a:
+        return 0.0
+    span = text[a:b]
+    sents = [_coverage(q, span[s:e] + "\n" + context, weights) for s, e in _clauses(span, _SENT_SPLIT)] or [0.0]
+    return 0.7 * max(sents) + 0.3 * _coverage(q, span + "\n" + context, weights)
+
+
+_STYLE_CERTAINTY = {"inline": 0.95, "unit_lines": 0.95, "table": 0.9, "fragment": 0.5}
+
+
+def _unit_answer_text(ann: UnitAnnotation, role: str, plural: bool) -> tuple[str | None, list[str], str]:
+    """(answer text, units, role used) for the role asked, falling back to the leads."""
+    if role == "cooperating" and ann.supporting:
+        units = ann.cooperating or ann.supporting
+        text = ann.role_texts.get("cooperating") if ann.cooperating else ann.supporting_text
+        return text or "、".join(units), units, "cooperating"
+    if role == "responsible" and ann.responsible and ann.lead_explicit and ann.style != "table":
+        return ann.role_texts.get("responsible") or "、".join(ann.responsible), ann.responsible, "responsible"
+    if role == "responsible" and ann.style == "table" and ann.responsible:
+        return ann.role_texts.get("responsible") or "、".join(ann.responsible), ann.responsible, "responsible"
+    if ann.lead:
+        if ann.style == "table" and not ann.lead_explicit and plural:
+            # "哪些部门" over a 责任单位 column: all responsible units.
+            return ann.role_texts.get("responsible"), ann.responsible, "responsible"
+        text = ann.lead_text
+        if ann.aliases and text and any(k in text for k in ann.aliases):
+            text = "、".join(ann.lead)  # "市农业农村局〈乡村振兴局〉" → "市农业农村局"
+        return text or "、".join(ann.lead), ann.lead, "lead"
+    units = ann.supporting
+    return ann.supporting_text or "、".join(units), units, "supporting"
+
+
+def _answer_lead(question: str, passages: list[Passage], top: list[int]) -> Answer | None:
+    q = _question_terms(question)
+    candidates = []  # (score, passage index, annotation, exact, span score)
+    per_passage: dict[int, list[tuple[float, UnitAnnotation]]] = {}
+    annotated = {i: find_unit_annotations(passages[i].text, passages[i].kind) for i in top}
+    span_texts = [passages[i].text[a.start:a.end] for i in top for a in annotated[i]]
+    weights = _rarity_weights(q, span_texts + [passages[i].text for i in top])
+    for rank, i in enumerate(top):
+        text = passages[i].text
+        anns = annotated[i]
+        if not anns:
+            continue
+        scored = []
+        ctx = _context(passages[i])
+        for ann in anns:
+            s = _span_score(q, text, ann.start, ann.end, ctx, weights)
+            scored.append((s, ann))
+        # Sentences not covered by any marking: attribute them to the nearest marking (weakly).
+        for a, b in _clauses(text, _SENT_SPLIT):
+            if any(ann.start <= a < ann.end or ann.marker_start <= a < ann.marker_end for ann in anns):
+                continue
+            att: Attribution | None = units_for_span(text, a, b, anns)
+            if att and not att.exact:
+                s = _span_score(q, text, a, b, ctx, weights)
+                scored.append((s * 0.8, att.annotation))
+        per_passage[i] = scored
+        for s, ann in scored:
+            exact = ann.end > ann.start or ann.style == "table"
+            candidates.append((s - _rank_penalty(rank), i, ann, exact, s))
+    if not candidates:
+        return None
+    candidates.sort(key=lambda c: -c[0])
+    _, i, ann, exact, s = candidates[0]
+    # Ambiguity: another marking in the same passage naming other units that matches about as well.
+    rivals = [r for r, other in per_passage[i] if other is not ann and other.lead != ann.lead]
+    gap = s - max(rivals) if rivals else 1.0
+    ambiguity = 0.7 + 0.3 * max(0.0, min(1.0, gap / 0.15))
+    role = requested_role(question)
+    plural = bool(re.search(r"哪些|哪几个|都有|分别", question))
+    text, units, used_role = _unit_answer_text(ann, role, plural)
+    certainty = _STYLE_CERTAINTY.get(ann.style, 0.6)
+    if not ann.lead_explicit:
+        certainty -= 0.1 if ann.style == "table" else 0.05
+    if not exact or ann.end <= ann.start:
+        certainty *= 0.5  # the marking does not close the matched text (fragment / nearest fallback)
+    if used_role != role and role != "lead":
+        certainty *= 0.6  # asked for 配合 units, only leads are named
+    retrieval = _retrieval_support(passages, i)
+    plain = _span_score(q, passages[i].text, ann.start, ann.end, _context(passages[i]), None)
+    lead_units = list(ann.lead) + [a for k in ann.lead for a in ann.aliases.get(k, [])]
+    return Answer(
+        answer=text,
+        answer_type="lead_unit",
+        lead_units=lead_units,
+        supporting_units=list(ann.supporting),
+        confidence=_confidence(certainty, s, retrieval, ambiguity),
+        support=[i],
+        features={
+            "clause_overlap": round(plain, 4), "span_score": round(s, 4), "marker_style": ann.style,
+            "lead_explicit": ann.lead_explicit, "role_asked": role, "role_answered": used_role,
+            "attributed": exact, "ambiguity_gap": round(gap, 4),
+            "task_span": [ann.start, ann.end], **retrieval,
+        },
+    )
+
+
+# --- figures and dates -----------------------------------------------------------------------------
+
+
+def _mask_markings(p: Passage) -> str:
+    """The passage with its inline unit markings blanked out (same length, so offsets still hold):
+    a figure's clause should not carry "（市委政法委牵头）" along."""
+    text = p.text
+    for ann in find_unit_annotations(text, p.kind):
+        if ann.style in ("inline", "fragment"):
+            text = text[:ann.marker_start] + "\n" * (ann.marker_end - ann.marker_start) + text[ann.marker_end:]
+    return text
+
+
+def _deadline_clauses(p: Passage) -> list[tuple[int, int, str]]:
+    """(start, end, context) of "完成时限：…" lines, with the item they belong to as context."""
+    out = []
+    for ann in find_unit_annotations(p.text, p.kind):
+        for a, b in ann.fields.values():
+            out.append((a, b, p.text[ann.start:ann.end]))
+    return out
+
+
+def _figure_answer(question: str, qtype: str, passages: list[Passage], top: list[int]) -> Answer | None:
+    q = _question_terms(question)
+    pattern = _DATE if qtype == "date" else _NUMBER
+    m_measure = _Q_MEASURE.search(question)
+    measure = m_measure.group(1) if m_measure else None
+    if _MONEY_Q.search(question):
+        measure = "元"
+    percent = bool(_PERCENT_Q.search(question)) and qtype == "number"
+    all_texts = [passages[i].text for i in top]
+    clause_texts = [passages[i].text[a:b] for i in top for a, b in _clauses(passages[i].text)]
+    weights = _rarity_weights(q, clause_texts + all_texts)
+    best = None
+    for rank, i in enumerate(top):
+        p = passages[i]
+        text = _mask_markings(p)
+        sentences = _clauses(text, _SENT_SPLIT)
+        deadlines = {(a, b): ctx for a, b, ctx in _deadline_clauses(p)}
+        clauses = _clauses(text)
+        for a, b in clauses:
+            clause = text[a:b]
+            found = [m for m in pattern.finditer(clause) if m.group(0).strip()]
+            if qtype == "number":
+                # A year ("2021年") is a date, not the figure asked for.
+                found = [m for m in found if not (re.fullmatch(r"\d{4}", m.group(0).strip())
+                                                  and clause[m.end():m.end() + 1] == "年")]
+            if not found:
+                continue
+            context = next((text[s:e] for s, e in sentences if s <= a and b <= e), clause)
+            for (da, db), ctx in deadlines.items():
+                if da <= a and b <= db:
+                    context = ctx  # a deadline line is about the item above it
+            s = 0.5 * _coverage(q, clause, weights) + 0.5 * _coverage(q, context, weights)
+            bonus = 0.0
+            if measure and re.search(rf"(?:\d|[{_CN_NUM}])\s*(?:[余多]?\s*)?{re.escape(measure)}", clause):
+                bonus = 0.15
+            if percent and re.search(r"[%％]|百分之", clause):
+                bonus = 0.15
+            if qtype == "date" and any(k in clause for k in ("时限", "截止", "完成", "前")):
+                bonus += 0.05
+            score = s + bonus - _rank_penalty(rank)
+            if best is None or score > best[0]:
+                best = (score, i, a, b, s, bonus)
+    if best is None:
+        return None
+    _, i, a, b, s, bonus = best
+    answer = passages[i].text[a:b].strip()
+    certainty = 0.85 + (0.1 if bonus else 0.0)
+    retrieval = _retrieval_support(passages, i)
+    return Answer(
+        answer=answer, answer_type=qtype, lead_units=[], supporting_units=[],
+        confidence=_confidence(certainty, s, retrieval), support=[i],
+        features={"clause_overlap": round(s, 4), "measure_match": bool(bonus), "clause_span": [a, b], **retrieval},
+    )
+
+
+# --- documents -------------------------------------------------------------------------------------
+
+
+def _iso_to_cn(iso: str) -> str | None:
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", iso.strip())
+    return f"{int(m.group(1))}年{int(m.group(2))}月{int(m.group(3))}日" if m else None
+
+
+def _doc_key(p: Passage) -> tuple:
+    return (p.doc_title, p.doc_number)
+
+
+def _answer_document(question: str, passages: list[Passage], top: list[int]) -> Answer | None:
+    qn = _norm(question)
+    q = _question_terms(question)
+    # Candidate documents: first passage of each, scored on title/文号 match and retrieval rank.
+    docs: dict[tuple, list[int]] = {}
+    for i in range(len(passages)):
+        docs.setdefault(_doc_key(passages[i]), []).append(i)
+    asked_number = _DOC_NUMBER.search(qn)
+    best = None
+    for key, idxs in docs.items():
+        p = passages[idxs[0]]
+        title = _norm(p.doc_title or "")
+        number_hit = bool(asked_number and p.doc_number and _norm(p.doc_number) == _norm(asked_number.group(0)))
+        title_cov = _coverage(q, title)
+        # A question naming no document ("要求…的是哪份文件") is matched on its passages' content.
+        content_cov = max(clause_overlap(question, passages[j].text) for j in idxs)
+        score = (1.0 if number_hit else 0.0) + title_cov + 0.5 * content_cov - _rank_penalty(min(idxs))
+        if best is None or score > best[0]:
+            best = (score, key, idxs, number_hit, title_cov, content_cov)
+    if best is None:
+        return None
+    _, key, idxs, number_hit, title_cov, content_cov = best
+    p = passages[idxs[0]]
+    retrieval = _retrieval_support(passages, idxs[0])
+    features = {"doc_number_match": number_hit, "title_overlap": round(title_cov, 4),
+                "content_overlap": round(content_cov, 4), **retrieval}
+    match = 1.0 if number_hit else max(title_cov, content_cov)
+    answer, support, certainty = None, [idxs[0]], 0.9
+
+    if re.search(r"文号|发文字号|字号", qn) and not asked_number:
+        cited = _cited_doc_number(question, passages)
+        if cited and (re.search(r"依据|根据|引用|按照|落实", qn) or not p.doc_number or cited[0] > title_cov + 0.15):
+            _, j, number = cited
+            answer, support, certainty = number, [j], 0.85
+            features["cited_in_text"] = True
+        elif p.doc_number:
+            answer = p.doc_number
+    elif re.search(r"哪天|哪一天|什么时候|何时|日期|时间|哪年|几号|哪月|啥时候", qn):
+        if p.date:
+            cn = _iso_to_cn(p.date)
+            shown = [j for j in idxs if cn and cn in _norm(passages[j].text)]
+            answer = cn if shown else p.date  # the source's own form when a passage shows it
+            support = shown[:1] or [idxs[0]]
+    elif re.search(r"谁|机关|单位|部门|哪两个|哪几个|联合", qn):
+        answer = p.issuer
+    else:  # "青政办发〔2021〕14号是什么文件" / "要求…的是哪份文件"
+        answer = p.doc_title
+        if p.doc_number and not number_hit:
+            answer += f"（{p.doc_number}）"  # which document: name it by title and 文号
+        elif number_hit:
+            details = [x for x in (p.issuer, p.date) if x]
+            answer += f"（{'，'.join(details)}）" if details else ""
+    if answer is None:
+        certainty = 0.0
+    return Answer(
+        answer=answer, answer_type="document", lead_units=[], supporting_units=[],
+        confidence=_confidence(certainty, match, retrieval), support=support, features=features,
+    )
+
+
+def _cited_doc_number(question: str, passages: list[Passage]) -> tuple[float, int, str] | None:
+    """A 文号 cited in passage text ("《…》（全爱卫办〔2021〕2号）") whose context matches the question."""
+    q = _question_terms(question)
+    best = None
+    for j, p in enumerate(passages):
+        prev_end = 0
+        for m in _DOC_NUMBER.finditer(p.text):
+            # The cited title is what precedes the 文号, back to the previous 文号 or sentence end.
+            start = max(prev_end, m.start() - 80, max(p.text.rfind(c, 0, m.start()) for c in "。；\n") + 1)
+            context = p.text[start:m.start()]
+            prev_end = m.end()
+            score = _coverage(q, context + m.group(0)) - _rank_penalty(j)
+            if best is None or score > best[0]:
+                best = (score, j, re.sub(r"\s", "", m.group(0)))
+    return best
+
+
+# --- passages --------------------------------------------------------------------------------------
+
+
+def _answer_passage(question: str, passages: list[Passage], top: list[int], qtype: str = "passage") -> Answer:
+    q = _question_terms(question)
+    best = None
+    for rank, i in enumerate(top):
+        text = passages[i].text
+        ctx = _context(passages[i])
+        for a, b in _clauses(text, _SENT_SPLIT):
+            s = _span_score(q, text, a, b, ctx, None)
+            score = s - _rank_penalty(rank)
+            if best is None or score > best[0]:
+                best = (score, i, a, b, s)
+    if best is None:
+        return Answer(None, "passage", [], [], 0.0, [], {"clause_overlap": 0.0})
+    _, i, a, b, s = best
+    retrieval = _retrieval_support(passages, i)
+    return Answer(
+        answer=passages[i].text[a:b].strip(), answer_type="passage", lead_units=[], supporting_units=[],
+        confidence=_confidence(0.6 if qtype == "passage" else 0.35, s, retrieval), support=[i],
+        features={"clause_overlap": round(s, 4), "intended_type": qtype, **retrieval},
+    )
+
+
+# --- entry point -----------------------------------------------------------------------------------
+
+TOP_K = 5  # passages considered for extraction; retrieval order beyond that is too weak to use
+
+
+def answer_question(question: str, passages: list[Passage]) -> Answer:
+    """Answer from the passages (best first). Always tries; abstention is the caller's decision."""
+    qtype = classify_question(question)
+    if not passages:
+        return Answer(None, "none", [], [], 0.0, [], {"intended_type": qtype})
+    top = list(range(min(TOP_K, len(passages))))
+    answer: Answer | None = None
+    if qtype == "document":
+        answer = _answer_document(question, passages, top)
+    else:
+        field_hit = _field_answer(question, qtype, passages, top)
+        if field_hit and field_hit[4] >= 0.6:
+            answer = _from_field(field_hit, qtype, passages)
+        elif qtype == "lead_unit":
+            answer = _answer_lead(question, passages, top)
+        elif qtype in ("number", "date"):
+            answer = _figure_answer(question, qtype, passages, top)
+    if answer is not None and answer.answer_type == "lead_unit" and "field" not in answer.features:
+        # No marking closes text about the question (e.g. "办公室设在市教育局" is prose): the best
+        # sentence is a better answer than a marking of some other task.
+        plain = _answer_passage(question, passages, top, qtype)
+        lead_match, plain_match = answer.features["clause_overlap"], plain.features["clause_overlap"]
+        if lead_match < 0.5 and plain_match >= lead_match + 0.25:
+            answer = plain
+    if answer is None or answer.answer is None:
+        answer = _answer_passage(question, passages, top, qtype)
+    answer.features.setdefault("intended_type", qtype)
+    if "clause_overlap" not in answer.features:
+        used = passages[answer.support[0]].text if answer.support else ""
+        answer.features["clause_overlap"] = clause_overlap(question, used)
+    return answer
+
+
+def _from_field(hit: tuple, qtype: str, passages: list[Passage]) -> Answer:
+    """An answer from a table cell / label line the question names by its column."""
+    score, i, label, value, lm, cov = hit
+    retrieval = _retrieval_support(passages, i)
+    is_unit = bool(re.search(r"单位|部门", label))
+    units = [u for u in re.split(r"[、，,；;\s]+", value) if u] if is_unit else []
+    atype = "lead_unit" if is_unit else (qtype if qtype in ("number", "date") else "passage")
+    return Answer(
+        answer=value, answer_type=atype, lead_units=units[:1] if is_unit else [],
+        supporting_units=units[1:] if is_unit else [],
+        confidence=_confidence(0.85, cov, retrieval), support=[i],
+        features={"field": label, "label_match": round(lm, 4), "clause_overlap": round(cov, 4), **retrieval},
+    )

@@ -1,0 +1,205 @@
+"""The `qa` command: build the index, search, ask and serve.
+
+    qa index [--corpus PATH ...] [--index DIR]     build (or rebuild) the index
+    qa search "污水处理站建设谁牵头？" [-k 5] [--json]
+    qa ask "防止返贫动态监测由哪个部门牵头？" [--json]
+    qa serve [--index DIR] [--host H] [--port P]   builds the index from the corpus first if none exists
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .settings import Settings, get_settings
+
+app = typer.Typer(help="Retrieval question answering over Chinese government documents.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+index_app = typer.Typer(help="Build the index, or change it (see subcommands).", invoke_without_command=True)
+app.add_typer(index_app, name="index")
+
+IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="index folder [env QA_INDEX_DIR, default index/]")]
+EmbedderOpt = Annotated[Optional[str], typer.Option("--embedder", help="'e5' or 'st:<name-or-path>' [env QA_EMBEDDER]")]
+
+
+def _settings(index: Path | None = None, embedder: str | None = None) -> Settings:
+    overrides = {}
+    if index is not None:
+        overrides["index_dir"] = index
+    if embedder is not None:
+        overrides["embedder"] = embedder
+    return get_settings().model_copy(update=overrides)
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def _service(settings: Settings):
+    from .service import QAService
+
+    return QAService(settings)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@index_app.callback()
+def index(
+    ctx: typer.Context,
+    corpus: Annotated[Optional[list[Path]], typer.Option("--corpus", help="file or folder to index (repeatable) [default QA_CORPUS_DIR, corpus/]")] = None,
+    index: IndexOpt = None,
+    embedder: EmbedderOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
+) -> None:
+    """Build the index from the corpus (a new build replaces the serving one only when complete)."""
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = _settings(index, embedder)
+        return
+    _setup_logging()
+    from .embedders import EmbedderError
+
+    settings = _settings(index, embedder)
+    try:
+        report = _service(settings).build(corpus or [settings.corpus_dir], progress=not quiet)
+    except (FileNotFoundError, ValueError, EmbedderError) as e:
+        _fail(str(e))
+    typer.echo(report.summary())
+
+
+def _print_hits(hits, service) -> None:
+    for rank, h in enumerate(hits, 1):
+        c = service.citation(h.chunk)
+        head = " ".join(x for x in (c["doc_title"], f"（{c['doc_number']}）" if c["doc_number"] else "") if x)
+        typer.secho(f"[{rank}] {h.score:.3f}  {head}", bold=True)
+        if c["section"]:
+            typer.echo(f"    {c['section']}  ({c['source']}:{c['char_start']}-{c['char_end']})")
+        typer.echo("    " + h.chunk.text.replace("\n", "\n    "))
+
+
+def _load(settings: Settings):
+    from .store import IndexError_
+
+    service = _service(settings)
+    try:
+        service.reload()
+    except IndexError_ as e:
+        _fail(str(e))
+    return service
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="question or keywords, in Chinese")],
+    k: Annotated[int, typer.Option("-k", "--top-k", help="number of passages", min=1, max=50)] = 5,
+    doc: Annotated[Optional[str], typer.Option("--doc", help="search only this doc_id")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the /v1/search JSON")] = False,
+    index: IndexOpt = None,
+    embedder: EmbedderOpt = None,
+) -> None:
+    """Print the most relevant passages with their citations."""
+    from .service import QueryError
+
+    service = _load(_settings(index, embedder))
+    try:
+        result = service.search(query, k, doc)
+    except QueryError as e:
+        _fail(e.message, 2)
+    if as_json:
+        from api.routes import hit_to_schema
+
+        out = {"query": result.query, "took_ms": round(result.took_ms, 2),
+               "results": [hit_to_schema(service, i, h).model_dump() for i, h in enumerate(result.hits, 1)]}
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        _print_hits(result.hits, service)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="a question, in Chinese")],
+    k: Annotated[int, typer.Option("-k", "--top-k", help="number of citations", min=1, max=50)] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="print the /v1/ask JSON")] = False,
+    index: IndexOpt = None,
+    embedder: EmbedderOpt = None,
+) -> None:
+    """Answer a question from the documents, with citations (or say the corpus does not answer it)."""
+    from .service import QueryError
+
+    service = _load(_settings(index, embedder))
+    try:
+        result = service.ask(question, k)
+    except QueryError as e:
+        _fail(e.message, 2)
+    a = result.answer
+    if as_json:
+        from api.routes import hit_to_schema
+
+        out = {"question": result.question, "answer": a.answer, "answer_type": a.answer_type,
+               "lead_units": a.lead_units, "supporting_units": a.supporting_units,
+               "confidence": round(a.confidence, 3),
+               "citations": [hit_to_schema(service, i, h).model_dump() for i, h in enumerate(result.hits, 1)],
+               "took_ms": round(result.took_ms, 2)}
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    if a.answer is None:
+        typer.secho("The documents do not answer this question. Closest passages:", fg=typer.colors.YELLOW)
+    else:
+        typer.secho(f"{a.answer}", bold=True, fg=typer.colors.GREEN)
+        typer.echo(f"({a.answer_type}, confidence {a.confidence:.2f})")
+    _print_hits(result.hits, service)
+
+
+@app.command()
+def serve(
+    index: IndexOpt = None,
+    embedder: EmbedderOpt = None,
+    host: Annotated[Optional[str], typer.Option(help="address to listen on [default 127.0.0.1]")] = None,
+    port: Annotated[Optional[int], typer.Option(help="port [default 8000]")] = None,
+    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="corpus folder used when the index must be built")] = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI page at /docs); builds the index from the corpus first if none exists."""
+    import uvicorn
+
+    from api.app import create_app
+
+    _setup_logging()
+    settings = _settings(index, embedder)
+    if corpus is not None:
+        settings = settings.model_copy(update={"corpus_dir": corpus})
+    service = _service(settings)
+    from .embedders import EmbedderError
+    from .store import IndexError_
+
+    try:
+        service.ensure_index()
+    except (IndexError_, EmbedderError, FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+    application = create_app(service, settings, build_if_missing=False)
+    uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level="info",
+                access_log=False)
+
+
+@app.command()
+def documents(index: IndexOpt = None, embedder: EmbedderOpt = None) -> None:
+    """List the indexed documents with their metadata."""
+    service = _load(_settings(index, embedder))
+    for d in service.index.documents.values():
+        typer.echo(f"{d.doc_id}\t{d.doc_number or '-'}\t{d.date or '-'}\t{d.title}")
+
+
+def main() -> None:  # pragma: no cover
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

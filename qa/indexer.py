@@ -1,0 +1,195 @@
+"""Build an index from corpus files: read → chunk → segment → embed → store, then publish atomically.
+
+Vectors of chunks whose text (and embedder) did not change are reused from the serving build, so a
+rebuild after adding or editing one file only embeds that file's chunks.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .chunking import chunk_document
+from .embedders import Embedder
+from .model import Chunk, Document
+from .readers import SUPPORTED_SUFFIXES, UnreadableDocument, read_file, source_text
+from .segment import Segmenter, harvest_domain_terms
+from .store import current_build, new_build_dir, publish_build, sha256_file, text_key, write_build
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BuildReport:
+    index_path: Path
+    build_id: str
+    documents: int
+    chunks: int
+    files: int
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
+    embedded: int = 0
+    reused: int = 0
+    seconds: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        s = (f"indexed {self.documents} documents, {self.chunks} chunks from {self.files} files in "
+             f"{self.seconds.get('total', 0):.1f} s (read {self.seconds.get('read', 0):.1f} s, lexical "
+             f"{self.seconds.get('lexical', 0):.1f} s, dense {self.seconds.get('dense', 0):.1f} s; "
+             f"{self.embedded} chunks embedded, {self.reused} reused) → {self.index_path}")
+        if self.skipped:
+            s += f"; skipped {len(self.skipped)} file(s): " + "; ".join(f"{f} ({why})" for f, why in self.skipped)
+        return s
+
+
+def discover(paths: Iterable[Path]) -> list[tuple[Path, str]]:
+    """(file, source name) for every supported file under `paths`, in a stable order."""
+    found: list[tuple[Path, str]] = []
+    for root in paths:
+        root = Path(root)
+        if root.is_file():
+            found.append((root, root.name))
+        elif root.is_dir():
+            for p in sorted(root.rglob("*")):
+                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith("."):
+                    found.append((p, str(p.relative_to(root))))
+        else:
+            raise FileNotFoundError(f"corpus path {root} does not exist")
+    return found
+
+
+def lexical_text(chunk: Chunk) -> str:
+    """What BM25 sees: the passage and its section headings (not the document title, which would
+    make every passage of a well-titled document match)."""
+    headings = chunk.context.split(" > ", 1)[1] if " > " in chunk.context else ""
+    return f"{headings}\n{chunk.text}" if headings else chunk.text
+
+
+def dense_text(chunk: Chunk) -> str:
+    """What the embedder sees: title and section path give the passage its topic."""
+    return f"{chunk.context}\n{chunk.text}" if chunk.context else chunk.text
+
+
+def _previous_vectors(index_dir: Path, embedder_id: str) -> dict[str, np.ndarray]:
+    """text key → vector from the serving build, when it used the same embedder."""
+    path = current_build(index_dir)
+    if path is None or not (path / "vectors.npy").exists():
+        return {}
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        if manifest.get("embedder") != embedder_id:
+            return {}
+        vectors = np.load(path / "vectors.npy")
+        with open(path / "chunks.jsonl", encoding="utf-8") as fh:
+            keys = [text_key(dense_text(Chunk(**json.loads(line)))) for line in fh if line.strip()]
+        if len(keys) != len(vectors):
+            return {}
+        return dict(zip(keys, vectors))
+    except Exception as e:  # a damaged old build only costs re-embedding
+        log.warning("not reusing vectors of %s: %s", path, e)
+        return {}
+
+
+def read_corpus(files: Sequence[tuple[Path, str]], progress: bool = False
+                ) -> tuple[list[Document], list[Chunk], list[dict], list[tuple[str, str]]]:
+    documents: list[Document] = []
+    chunks: list[Chunk] = []
+    corpus: list[dict] = []
+    skipped: list[tuple[str, str]] = []
+    used_ids: set[str] = set()
+    for path, source in tqdm(files, desc="reading", unit="file", disable=not progress or len(files) < 2):
+        try:
+            docs = read_file(path, source)
+            src = source_text(path)
+        except UnreadableDocument as e:
+            log.warning("skipped %s: %s", source, e)
+            skipped.append((source, str(e)))
+            continue
+        except Exception as e:  # a reader bug on one file must not take the build down
+            log.exception("skipped %s: reader failed", source)
+            skipped.append((source, f"{type(e).__name__}: {e}"))
+            continue
+        n_before = len(chunks)
+        for doc in docs:
+            doc.doc_id = _unique_id(doc.doc_id, used_ids)
+            chunks.extend(chunk_document(doc, src, start_id=len(chunks)))
+        documents.extend(docs)
+        corpus.append({"source": source, "path": str(path.resolve()), "sha256": sha256_file(path),
+                       "documents": len(docs), "chunks": len(chunks) - n_before})
+    return documents, chunks, corpus, skipped
+
+
+def build_index(corpus_paths: Sequence[Path], index_dir: Path, embedder: Embedder | None,
+                progress: bool = True, vector_index: str = "auto") -> BuildReport:
+    """Build a complete new index from `corpus_paths` and make it the serving one."""
+    t0 = time.perf_counter()
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    files = discover(corpus_paths)
+    if not files:
+        raise FileNotFoundError(f"no documents ({', '.join(SUPPORTED_SUFFIXES)}) under "
+                                f"{', '.join(map(str, corpus_paths))}")
+    documents, chunks, corpus, skipped = read_corpus(files, progress)
+    if not chunks:
+        raise ValueError("no readable document: " + "; ".join(f"{f}: {w}" for f, w in skipped))
+    t_read = time.perf_counter()
+
+    segmenter = Segmenter(harvest_domain_terms(c.text for c in chunks))
+    token_lists = [segmenter.tokenize(lexical_text(c)) for c in chunks]
+    t_lex = time.perf_counter()
+
+    vectors = None
+    embedded = reused = 0
+    if embedder is not None:
+        texts = [dense_text(c) for c in chunks]
+        previous = _previous_vectors(index_dir, embedder.id)
+        vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
+        todo = []
+        for i, t in enumerate(texts):
+            v = previous.get(text_key(t))
+            if v is not None and v.shape == (embedder.dim,):
+                vectors[i] = v
+            else:
+                todo.append(i)
+        reused = len(chunks) - len(todo)
+        embedded = len(todo)
+        if todo:
+            chars = sum(len(texts[i]) for i in todo)
+            with tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not progress) as bar:
+                vectors[todo] = embedder.embed_passages([texts[i] for i in todo], progress=bar.update)
+            log.info("embedded %d chunks (%d chars) in %.1f s", len(todo), chars, time.perf_counter() - t_lex)
+    t_dense = time.perf_counter()
+
+    build_path = new_build_dir(index_dir)
+    try:
+        timings = {"read": t_read - t0, "lexical": t_lex - t_read, "dense": t_dense - t_lex}
+        manifest = write_build(
+            build_path, documents=documents, chunks=chunks, vectors=vectors, token_lists=token_lists,
+            segmenter=segmenter, embedder_id=embedder.id if embedder else "none",
+            dim=embedder.dim if embedder else 0, corpus=corpus, timings=timings, vector_index=vector_index)
+        final = publish_build(index_dir, build_path)
+    except BaseException:
+        shutil.rmtree(build_path, ignore_errors=True)
+        raise
+    total = time.perf_counter() - t0
+    report = BuildReport(index_path=final, build_id=manifest.build_id, documents=len(documents),
+                         chunks=len(chunks), files=len(files) - len(skipped), skipped=skipped,
+                         embedded=embedded, reused=reused, seconds={**timings, "total": total})
+    log.info(report.summary())
+    return report
+
+
+def _unique_id(doc_id: str, used: set[str]) -> str:
+    """Two files may hold a document with the same id (a re-issued notice): number the later ones."""
+    candidate, n = doc_id, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{doc_id}-{n}"
+    used.add(candidate)
+    return candidate

