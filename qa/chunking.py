@@ -113,7 +113,7 @@ def chunk_document(doc: Document, source: str | None = None, start_id: int = 0,
             # short paragraphs under the same heading (a notice's 文号, addressees, body and signature;
             # an item and its tail) read better, and are found better, together
             prev = chunks[-1] if chunks else None
-            if (prev and not heading_text and prev.kind == block.kind and block.kind in ("paragraph", "front_matter")
+            if (prev and not heading_text and prev.kind == block.kind and block.kind == "paragraph"
                     and prev.section == block.section and len(prev.text) + len(full) <= max_chars
                     and min(len(prev.text), len(full)) < SHORT_CHARS):
                 prev.text = prev.text + "\n" + full
@@ -144,6 +144,14 @@ def _table_row_text(block: Block, source: str | None) -> str:
         return block.text
     raw = "\n".join(line for line in source[block.char_start : block.char_end].splitlines() if line.strip())
     return f"{block.text}\n{raw}" if raw else block.text
+
+
+def indexed_body(chunk: Chunk) -> str:
+    """The part of a chunk's text that is indexed: a table row's printed copy (after the first line)
+    repeats its values, and counting them twice would favour table rows in BM25."""
+    if chunk.kind == "table_row" and "\n" in chunk.text:
+        return chunk.text.split("\n", 1)[0]
+    return chunk.text
 
 
 def _emit_headings(emit, doc: Document, lead: Block, heading_text: str) -> None:

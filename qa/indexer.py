@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .chunking import chunk_document
+from .chunking import chunk_document, indexed_body
 from .embedders import Embedder
 from .model import Chunk, Document
 from .readers import SUPPORTED_SUFFIXES, UnreadableDocument, read_file, source_text
 from .segment import Segmenter, harvest_domain_terms
-from .store import current_build, new_build_dir, publish_build, sha256_file, text_key, write_build
+from .store import VECTOR_KEYS, current_build, new_build_dir, publish_build, sha256_file, text_key, write_build
 
 log = logging.getLogger(__name__)
 
@@ -68,26 +68,27 @@ def lexical_text(chunk: Chunk) -> str:
     """What BM25 sees: the passage and its section headings (not the document title, which would
     make every passage of a well-titled document match)."""
     headings = chunk.context.split(" > ", 1)[1] if " > " in chunk.context else ""
-    return f"{headings}\n{chunk.text}" if headings else chunk.text
+    body = indexed_body(chunk)
+    return f"{headings}\n{body}" if headings else body
 
 
 def dense_text(chunk: Chunk) -> str:
     """What the embedder sees: title and section path give the passage its topic."""
-    return f"{chunk.context}\n{chunk.text}" if chunk.context else chunk.text
+    body = indexed_body(chunk)
+    return f"{chunk.context}\n{body}" if chunk.context else body
 
 
 def _previous_vectors(index_dir: Path, embedder_id: str) -> dict[str, np.ndarray]:
-    """text key → vector from the serving build, when it used the same embedder."""
+    """key of the embedded text → vector, from the serving build when it used the same embedder."""
     path = current_build(index_dir)
-    if path is None or not (path / "vectors.npy").exists():
+    if path is None or not (path / "vectors.npy").exists() or not (path / VECTOR_KEYS).exists():
         return {}
     try:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
         if manifest.get("embedder") != embedder_id:
             return {}
         vectors = np.load(path / "vectors.npy")
-        with open(path / "chunks.jsonl", encoding="utf-8") as fh:
-            keys = [text_key(dense_text(Chunk(**json.loads(line)))) for line in fh if line.strip()]
+        keys = (path / VECTOR_KEYS).read_text(encoding="utf-8").split()
         if len(keys) != len(vectors):
             return {}
         return dict(zip(keys, vectors))
@@ -145,14 +146,16 @@ def build_index(corpus_paths: Sequence[Path], index_dir: Path, embedder: Embedde
     t_lex = time.perf_counter()
 
     vectors = None
+    keys: list[str] = []
     embedded = reused = 0
     if embedder is not None:
         texts = [dense_text(c) for c in chunks]
+        keys = [text_key(t) for t in texts]
         previous = _previous_vectors(index_dir, embedder.id)
         vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
         todo = []
-        for i, t in enumerate(texts):
-            v = previous.get(text_key(t))
+        for i, key in enumerate(keys):
+            v = previous.get(key)
             if v is not None and v.shape == (embedder.dim,):
                 vectors[i] = v
             else:
@@ -171,7 +174,7 @@ def build_index(corpus_paths: Sequence[Path], index_dir: Path, embedder: Embedde
         timings = {"read": t_read - t0, "lexical": t_lex - t_read, "dense": t_dense - t_lex}
         manifest = write_build(
             build_path, documents=documents, chunks=chunks, vectors=vectors, token_lists=token_lists,
-            segmenter=segmenter, embedder_id=embedder.id if embedder else "none",
+            segmenter=segmenter, vector_keys=keys, embedder_id=embedder.id if embedder else "none",
             dim=embedder.dim if embedder else 0, corpus=corpus, timings=timings, vector_index=vector_index)
         final = publish_build(index_dir, build_path)
     except BaseException:

@@ -10,16 +10,26 @@ The weights were measured, not assumed: see bench/eval_retrieval.py and the READ
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
+from .chunking import indexed_body
 from .embedders import Embedder
 from .model import Chunk
+from .overlap import bigrams, clause_overlap, norm_text
 from .store import LoadedIndex
 
-LEXICAL_WEIGHT = 0.6
+LEXICAL_WEIGHT = 0.5
 CANDIDATE_DEPTH = 100
+FRONT_MATTER_PRIOR = 0.6
+CLAUSE_WEIGHT = 0.3
+RERANK_DEPTH = 30
+OUTSIDE_NAMED_DOC = 0.85  # score factor for passages outside a document the question names
+TITLE_MATCH = 0.5  # share of a title's character pairs a question must hold to name it
+# words every title has: they do not name one document
+_TITLE_NOISE = re.compile(r"关于|印发|的通知|通知|实施方案|方案|工作|要点|计划|青铜峡市|青铜峡|\d{4}年?")
 
 
 @dataclass
@@ -43,11 +53,14 @@ class QueryAnalysis:
 
 class HybridRetriever:
     def __init__(self, index: LoadedIndex, embedder: Embedder | None,
-                 lexical_weight: float = LEXICAL_WEIGHT, depth: int = CANDIDATE_DEPTH) -> None:
+                 lexical_weight: float = LEXICAL_WEIGHT, depth: int = CANDIDATE_DEPTH,
+                 clause_weight: float = CLAUSE_WEIGHT, rerank_depth: int = RERANK_DEPTH) -> None:
         self.index = index
         self.embedder = embedder if index.vectors is not None else None
         self.lexical_weight = lexical_weight if self.embedder is not None else 1.0
         self.depth = depth
+        self.clause_weight = clause_weight
+        self.rerank_depth = rerank_depth
         self._doc_of = np.array([c.doc_id for c in index.chunks])
         vocab = index.bm25.vocab_dict or {}
         self._vocab = vocab
@@ -57,8 +70,43 @@ class HybridRetriever:
         df = np.diff(indptr)
         self._idf = {t: float(np.log(1 + (n_docs - df[i] + 0.5) / (df[i] + 0.5))) for t, i in vocab.items()
                      if i < len(df)}
+        # the table of contents repeats every title and 文号: it should not outrank the documents
+        self._prior = np.array([FRONT_MATTER_PRIOR if c.kind == "front_matter" else 1.0 for c in index.chunks],
+                               dtype=np.float32)
+        self._title_grams = {d.doc_id: bigrams(_TITLE_NOISE.sub("", d.title)) for d in index.documents.values()}
         self._exact = index.vectors is not None and index.manifest.vector_index == "flat" and \
             index.raw_vectors is not None
+
+    def named_documents(self, query: str) -> set[str]:
+        """Documents the query names: by 文号, else by most of a title's characters pairs."""
+        q = norm_text(query)
+        by_number = {d.doc_id for d in self.index.documents.values()
+                     if d.doc_number and norm_text(d.doc_number) in q}
+        if by_number:
+            return by_number
+        q_grams = bigrams(q)
+        best, best_score = set(), 0.0
+        for d in self.index.documents.values():
+            t_grams = self._title_grams.get(d.doc_id)
+            if not t_grams:
+                continue
+            score = len(t_grams & q_grams) / len(t_grams)
+            if score > best_score + 1e-9:
+                best, best_score = {d.doc_id}, score
+            elif abs(score - best_score) <= 1e-9:
+                best.add(d.doc_id)
+        return best if best_score >= TITLE_MATCH and len(best) == 1 else set()
+
+    def _without_title_words(self, analysis: QueryAnalysis, scoped: set[str]) -> QueryAnalysis:
+        """Once a question has named its document, the words that named it no longer tell that
+        document's passages apart (they would favour the title heading); rank on the rest."""
+        if len(scoped) != 1:
+            return analysis
+        title = norm_text(self.index.documents[next(iter(scoped))].title)
+        rest = [t for t in analysis.known_tokens if t not in title]
+        if not rest:
+            return analysis
+        return QueryAnalysis(tokens=analysis.tokens, known_tokens=rest, idf=analysis.idf)
 
     # -- the two sides ---------------------------------------------------------------------------------
 
@@ -96,7 +144,8 @@ class HybridRetriever:
     def search(self, query: str, top_k: int = 5, doc: str | None = None) -> tuple[list[Hit], QueryAnalysis]:
         analysis = self.analyse(query)
         mask = (self._doc_of == doc) if doc is not None else None
-        lex = self.lexical_scores(analysis)
+        scoped = self.named_documents(query) if doc is None else set()
+        lex = self.lexical_scores(self._without_title_words(analysis, scoped))
         if mask is not None:
             lex = np.where(mask, lex, 0.0)
         n_lex = min(self.depth, int((lex > 0).sum()))
@@ -128,7 +177,18 @@ class HybridRetriever:
             dense_n = (dense_c - lo) / (hi - lo) if hi > lo else np.zeros_like(dense_c)
 
         w = self.lexical_weight
-        fused = w * lex_n + (1 - w) * dense_n
+        fused = (w * lex_n + (1 - w) * dense_n) * self._prior[cand]
+        if scoped:
+            # a question that names a document (by 文号 or title) is about that document
+            outside = ~np.isin(self._doc_of[cand], list(scoped))
+            fused = np.where(outside, fused * OUTSIDE_NAMED_DOC, fused)
+        if self.clause_weight > 0:
+            # re-rank the head of the list by how well one clause of the passage covers the question
+            head = np.argsort(-fused, kind="stable")[: self.rerank_depth]
+            for i in head:
+                chunk = self.index.chunks[int(cand[i])]
+                fused[i] += self.clause_weight * clause_overlap(query, indexed_body(chunk)) * self._prior[cand[i]]
+            fused /= 1 + self.clause_weight
         order = np.argsort(-fused, kind="stable")[:top_k]
         hits = [
             Hit(chunk=self.index.chunks[int(cand[i])], score=float(fused[i]), lexical=float(lex_c[i]),

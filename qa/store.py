@@ -9,6 +9,7 @@ Layout of an index folder (default `index/`)::
         documents.json            document metadata
         chunks.jsonl              one chunk per line (text, section, offsets, context)
         vectors.faiss, vectors.npy  dense vectors (FAISS index; raw rows kept for incremental rebuilds)
+        vector_keys.txt           sha1 of the text each vector was computed from
         bm25/                     bm25s index over jieba tokens
         terms.txt                 the domain dictionary used to segment passages (and so queries)
 
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
+VECTOR_KEYS = "vector_keys.txt"
 BUILDS = "builds"
 
 
@@ -127,7 +129,8 @@ def new_build_dir(index_dir: Path) -> Path:
 
 
 def write_build(path: Path, *, documents: list[Document], chunks: list[Chunk], vectors: np.ndarray | None,
-                token_lists: list[list[str]], segmenter: Segmenter, embedder_id: str, dim: int,
+                token_lists: list[list[str]], segmenter: Segmenter, embedder_id: str,
+                vector_keys: list[str] | None = None, dim: int,
                 corpus: list[dict], timings: dict, vector_index: str = "auto") -> Manifest:
     """Write every file of a build into `path` (a fresh folder) and its manifest last."""
     (path / "documents.json").write_text(
@@ -138,6 +141,8 @@ def write_build(path: Path, *, documents: list[Document], chunks: list[Chunk], v
     kind = "none"
     if vectors is not None:
         np.save(path / "vectors.npy", vectors.astype(np.float32))
+        if vector_keys:  # hashes of the embedded texts: a rebuild reuses vectors whose text is unchanged
+            (path / VECTOR_KEYS).write_text("\n".join(vector_keys) + "\n", encoding="utf-8")
         index, kind = make_vector_index(vectors, vector_index)
         faiss.write_index(index, str(path / "vectors.faiss"))
     retriever = bm25s.BM25()

@@ -1,7 +1,13 @@
 """Readers turn one source file into `Document`s; `read_file` picks the reader by file suffix.
 
+  .txt   a gazette issue or notice as plain text (gazette.py)
+  .md    laws and generic Markdown (markdown.py)
+  .docx  Word documents (docx.py)
+  .pdf   PDFs with a text layer (pdf.py)
+
 A reader raises `UnreadableDocument` for a file it cannot make sense of; the indexer reports it by
-name and goes on with the rest.
+name and goes on with the rest. `source_text` gives, for every format, the text that block offsets
+point into (for .docx and .pdf: the plain-text rendering the reader made its blocks from).
 """
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ class UnreadableDocument(ValueError):
     """The file is empty, broken or not in a format the reader understands."""
 
 
-SUPPORTED_SUFFIXES = (".txt",)
+SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf")
 
 
 def read_file(path: Path, source: str) -> list[Document]:
@@ -23,13 +29,21 @@ def read_file(path: Path, source: str) -> list[Document]:
     if suffix == ".txt":
         from .gazette import parse_gazette_text
 
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as e:
-            raise UnreadableDocument(f"{path.name}: not UTF-8 text ({e.reason})") from e
-        if not text.strip():
-            raise UnreadableDocument(f"{path.name}: the file is empty")
+        text = _utf8_text(path)
         docs = parse_gazette_text(text, source)
+    elif suffix == ".md":
+        from .markdown import parse_markdown_text
+
+        text = _utf8_text(path)
+        docs = [parse_markdown_text(text, source, file_name=path.name)]
+    elif suffix == ".docx":
+        from .docx import read_docx
+
+        docs = read_docx(path, source)
+    elif suffix == ".pdf":
+        from .pdf import read_pdf
+
+        docs = read_pdf(path, source)
     else:
         raise UnreadableDocument(f"{path.name}: unsupported file type {suffix!r} "
                                  f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")
@@ -38,8 +52,32 @@ def read_file(path: Path, source: str) -> list[Document]:
     return docs
 
 
+def _utf8_text(path: Path) -> str:
+    """The text of a UTF-8 file (as `source_text` returns it); an empty file is unreadable."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise UnreadableDocument(f"{path.name}: not UTF-8 text ({e.reason})") from e
+    if not text.strip():
+        raise UnreadableDocument(f"{path.name}: the file is empty")
+    return text
+
+
 def source_text(path: Path) -> str | None:
-    """The text that offsets of this file's chunks point into (None for binary formats)."""
-    if path.suffix.lower() in (".txt", ".md"):
+    """The text that offsets of this file's chunks point into (None for an unknown format)."""
+    suffix = path.suffix.lower()
+    if suffix == ".txt":
         return path.read_text(encoding="utf-8")
+    if suffix == ".md":
+        from .markdown import markdown_text
+
+        return markdown_text(path)
+    if suffix == ".docx":
+        from .docx import docx_text
+
+        return docx_text(path)
+    if suffix == ".pdf":
+        from .pdf import pdf_text
+
+        return pdf_text(path)
     return None
