@@ -19,6 +19,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from .overlap import QUESTION_PHRASES
 from .retrieval import Hit, HybridRetriever, QueryAnalysis
 
 # question terms that ask *for* something rather than name the topic; they are not expected in passages
@@ -28,13 +29,22 @@ ASKING_TERMS = frozenset(
     "今年 明年".split()
 )
 
+# a fee, a fine, a budget: the answer must name a sum of money
+_MONEY_ASKED = re.compile(
+    r"多少钱|收费|收多少|(?:经费|资金|费用|罚款|罚金|补助|补贴|工资|报酬|奖励|投资|预算)[^，。？?]{0,6}多少"
+    r"|多少[^，。？?]{0,6}(?:经费|资金|费用|罚款|钱)"
+)
+_MONEY_FIGURE = re.compile(r"[\d〇一二三四五六七八九十百千万亿]+(?:\.\d+)?\s*(?:万|亿)?\s*元")
 UNSEEN_TERM_IDF = 8.0
-MIN_COVERAGE = 0.5
+FALLBACK_MIN_CONFIDENCE = 0.6
+MIN_KNOWN_COVERAGE = 0.35
+MIN_CLAUSE_OVERLAP = 0.35
 
 
 @dataclass
 class Evidence:
     coverage: float
+    known_coverage: float  # the same over terms the corpus has (a citizen's own words are often unseen)
     missing: list[str]
     unseen: list[str]
     top_score: float
@@ -45,7 +55,7 @@ def content_terms(analysis: QueryAnalysis, retriever: HybridRetriever) -> dict[s
     """Question terms that name its topic, with their IDF (unseen terms get a high default)."""
     terms: dict[str, float] = {}
     for t in analysis.tokens:
-        if t in ASKING_TERMS or len(t) < 2 or re.fullmatch(r"[\d.%]+", t):
+        if t in ASKING_TERMS or len(t) < 2 or re.fullmatch(r"[\d.%]+", t) or QUESTION_PHRASES.fullmatch(t):
             continue
         terms[t] = analysis.idf.get(t, UNSEEN_TERM_IDF)
     # search mode yields a word and its parts: keep the longest forms so a term is not counted twice
@@ -56,33 +66,58 @@ def gather_evidence(analysis: QueryAnalysis, hits: list[Hit], support: list[int]
                     retriever: HybridRetriever) -> Evidence:
     terms = content_terms(analysis, retriever)
     used = [hits[i] for i in support if i < len(hits)] or hits[:1]
-    text = "".join(h.chunk.text + h.chunk.context for h in used)
+    text = "".join(h.chunk.text + h.chunk.context for h in used).lower()
     norm_text = retriever.index.segmenter.tokenize(text)
     present_tokens = set(norm_text)
     total = sum(terms.values()) or 1.0
     missing = [t for t in terms if t not in present_tokens and t not in text]
     unseen = [t for t in terms if t not in analysis.idf]
     covered = sum(w for t, w in terms.items() if t not in missing)
-    return Evidence(coverage=covered / total if terms else 1.0, missing=missing, unseen=unseen,
+    known = {t: w for t, w in terms.items() if t not in unseen}
+    known_total = sum(known.values())
+    known_covered = sum(w for t, w in known.items() if t not in missing)
+    return Evidence(coverage=covered / total if terms else 1.0,
+                    known_coverage=known_covered / known_total if known_total else 1.0,
+                    missing=missing, unseen=unseen,
                     top_score=hits[0].score if hits else 0.0, top_dense=hits[0].dense if hits else 0.0)
 
 
 def judge_answer(question: str, analysis: QueryAnalysis, hits: list[Hit], answer, retriever: HybridRetriever):
-    """Return `answer`, turned into an abstention when the evidence does not support it."""
-    if not hits:
-        return _abstain(answer, 0.9)
+    """Return `answer`, turned into an abstention when the evidence does not support it.
+
+    Three kinds of evidence, each general (nothing here knows any particular question):
+    1. the extractor found nothing of the kind asked for — a unit, a figure, a date — and fell back to
+       quoting a sentence, with little certainty;
+    2. the question asks for a figure in a given measure (多少公里, 任期几年 → 年) and no clause of the
+       passages holds a figure in that measure; or it asks for a sum of money (收费, 罚款多少, 多少经费)
+       and the answer names none;
+    3. the passage the answer came from leaves most of the question's topic terms (IDF-weighted, those
+       the corpus knows) uncovered, and no clause of it matches the question well.
+    """
+    if not hits or answer.answer is None:
+        return _abstain(answer, 0.9, "no passage" if not hits else "nothing extracted")
     ev = gather_evidence(analysis, hits, answer.support, retriever)
-    features = getattr(answer, "features", None)
-    if isinstance(features, dict):
-        features.update({"coverage": round(ev.coverage, 3), "missing": ev.missing, "unseen": ev.unseen})
-    if answer.answer is None or ev.coverage < MIN_COVERAGE:
-        return _abstain(answer, min(0.95, 0.5 + (MIN_COVERAGE - ev.coverage)))
+    f = answer.features if isinstance(getattr(answer, "features", None), dict) else {}
+    f.update({"coverage": round(ev.coverage, 3), "known_coverage": round(ev.known_coverage, 3),
+              "missing": ev.missing, "unseen": ev.unseen})
+    intended = f.get("intended_type", answer.answer_type)
+    overlap = float(f.get("clause_overlap") or 0.0)
+    if intended != "passage" and answer.answer_type == "passage" and answer.confidence < FALLBACK_MIN_CONFIDENCE:
+        return _abstain(answer, 0.7, f"no {intended} found in the passages")
+    if intended == "number" and f.get("measure_asked") and not f.get("measure_match"):
+        return _abstain(answer, 0.75, "no figure in the measure asked for")
+    if _MONEY_ASKED.search(question) and not _MONEY_FIGURE.search(answer.answer):
+        return _abstain(answer, 0.75, "asks for an amount of money; the answer holds none")
+    if ev.known_coverage < MIN_KNOWN_COVERAGE and overlap < MIN_CLAUSE_OVERLAP:
+        return _abstain(answer, 0.6 + 0.3 * (MIN_KNOWN_COVERAGE - ev.known_coverage), "topic terms not covered")
     # confidence: the extractor's certainty, discounted by what the passage leaves uncovered
-    answer.confidence = float(max(0.0, min(1.0, answer.confidence * (0.5 + 0.5 * ev.coverage))))
+    answer.confidence = float(max(0.0, min(1.0, answer.confidence * (0.6 + 0.4 * ev.known_coverage))))
     return answer
 
 
-def _abstain(answer, confidence: float):
+def _abstain(answer, confidence: float, why: str):
+    if isinstance(getattr(answer, "features", None), dict):
+        answer.features["abstained_because"] = why
     answer.answer = None
     answer.answer_type = "none"
     answer.lead_units = []

@@ -101,7 +101,11 @@ _DATE = re.compile(
 _YEAR_ONLY = re.compile(r"\d{4}\s*年")
 # The measure a "多少/几" question asks for: 多少公里 → 公里; 百分之几/比例 → %.
 _Q_MEASURE = re.compile(rf"(?:多少|几)\s*({_MEASURES})")
-_MONEY_Q = re.compile(r"多少钱|多少经费|多少资金|多少元")
+# A question about an amount of money wants a figure in 元.
+_MONEY_Q = re.compile(
+    r"多少钱|(?:经费|资金|费用|罚款|罚金|收费|补助|补贴|工资|报酬|奖励|投资|预算)[^，。？?]{0,6}多少"
+    r"|多少[^，。？?]{0,6}(?:经费|资金|费用|罚款|钱|元)"
+)
 _PERCENT_Q = re.compile(r"百分之|比例|比率|比重|占比|率")
 
 
@@ -421,7 +425,8 @@ def _figure_answer(question: str, qtype: str, passages: list[Passage], top: list
     return Answer(
         answer=answer, answer_type=qtype, lead_units=[], supporting_units=[],
         confidence=_confidence(certainty, s, retrieval), support=[i],
-        features={"clause_overlap": round(s, 4), "measure_match": bool(bonus), "clause_span": [a, b], **retrieval},
+        features={"clause_overlap": round(s, 4), "measure_match": bool(bonus), "measure_asked": bool(measure or percent),
+                  "clause_span": [a, b], **retrieval},
     )
 
 
