@@ -6,14 +6,15 @@ import time
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse
 
 from qa import __version__
 from qa.service import QAService
 from qa.settings import Settings, get_settings
 
+from . import chat, web
 from .errors import error_response, install_error_handlers
 from .routes import router
+from .uploads import router as uploads_router
 
 log = logging.getLogger("api")
 MAX_BODY_BYTES = 64 * 1024
@@ -42,22 +43,28 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
     app.state.service = service
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(chat.router)
+    app.include_router(web.router)
+    app.include_router(uploads_router)
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Content-Type", "X-API-Key"])
 
     @app.middleware("http")
     async def limit_and_log(request: Request, call_next):
         t0 = time.perf_counter()
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            response = error_response(413, "payload_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes")
+        # uploads have their own (larger) limit; every other body is a small JSON object
+        limit = settings.max_upload_bytes + 64 * 1024 if request.url.path == "/v1/documents" else MAX_BODY_BYTES
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            response = error_response(413, "payload_too_large", f"request bodies are limited to {limit} bytes")
         else:
             response = await call_next(request)
         log.info("%s %s %d %.1fms", request.method, request.url.path, response.status_code,
                  (time.perf_counter() - t0) * 1000)
         return response
-
-    @app.get("/", include_in_schema=False)
-    async def root():
-        return RedirectResponse("/docs")
 
     return app
 

@@ -1,14 +1,16 @@
 """Routes of the HTTP contract. Thin: validate (schemas), call the service, shape the response."""
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path
 from fastapi.concurrency import run_in_threadpool
 
 from qa.retrieval import Hit
 
 from .deps import ServiceDep
-from .schemas import (AskRequest, AskResponse, Citation, DocumentInfo, DocumentList, ErrorBody, Health,
-                      SearchHit, SearchRequest, SearchResponse)
+from .schemas import (AskRequest, AskResponse, Citation, DocumentChunk, DocumentInfo, DocumentList,
+                      DocumentText, ErrorBody, Health, SearchHit, SearchRequest, SearchResponse)
 
 router = APIRouter()
 
@@ -61,3 +63,18 @@ async def documents(service: ServiceDep) -> DocumentList:
                      chunks=counts.get(d.doc_id, 0))
         for d in index.documents.values()
     ])
+
+
+@router.get("/v1/documents/{doc_id}", response_model=DocumentText, responses={404: {"model": ErrorBody}},
+            tags=["documents"], summary="A document's metadata and text, with its chunks' offsets")
+async def document(doc_id: Annotated[str, Path(max_length=200)], service: ServiceDep) -> DocumentText:
+    index = service.index
+    doc = index.documents.get(doc_id)
+    if doc is None:
+        raise HTTPException(404, f"no document with doc_id {doc_id!r}; see GET /v1/documents")
+    text = await run_in_threadpool(index.document_text, doc_id) or {"text_start": 0, "text": ""}
+    chunks = [DocumentChunk(chunk_id=c.chunk_id, char_start=c.char_start, char_end=c.char_end,
+                            section=c.section_path, kind=c.kind, page=c.page)
+              for c in index.chunks if c.doc_id == doc_id]
+    meta = {k: v for k, v in doc.metadata().items() if k in DocumentText.model_fields}
+    return DocumentText(**meta, chunks=chunks, text=text["text"], text_start=text["text_start"])

@@ -94,3 +94,36 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+class DocumentChunk(BaseModel):
+    chunk_id: int
+    char_start: int = Field(description="offset in the source file (subtract text_start to index `text`)")
+    char_end: int
+    section: str | None
+    kind: str
+    page: int | None
+
+
+class DocumentText(BaseModel):
+    doc_id: str
+    title: str
+    doc_number: str | None
+    issuer: str | None
+    date: str | None
+    addressees: str | None
+    category: str | None
+    source: str
+    text: str = Field(description="the document's stretch of its source file")
+    text_start: int = Field(description="offset of text[0] in the source file")
+    chunks: list[DocumentChunk]
+
+
+class BuildSummary(BaseModel):
+    index_version: str
+    documents: int
+    chunks: int
+    embedded: int = Field(description="chunks embedded by this build")
+    reused: int = Field(description="chunks whose vectors were reused")
+    seconds: float
+    skipped: list[dict]

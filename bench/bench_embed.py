@@ -83,7 +83,7 @@ def load_eval(corpus: Path, qset: Path) -> dict:
     sys.path.insert(0, str(ROOT))
     from qa.indexer import dense_text, discover, read_corpus
 
-    _, chunks, _, _ = read_corpus(discover([corpus]))
+    chunks = read_corpus(discover([corpus]))[1]  # (documents, chunks, ...)
     qs = [json.loads(x) for x in qset.read_text(encoding="utf-8").splitlines() if x.strip()]
     qs = [q for q in qs if q.get("evidence")]
     return {"eval_passages": [dense_text(c) for c in chunks],

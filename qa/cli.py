@@ -75,6 +75,45 @@ def index(
     typer.echo(report.summary())
 
 
+@index_app.command("add")
+def index_add(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="files or folders to add (or replace, when already indexed)")],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
+) -> None:
+    """Add documents to the index; only their chunks are embedded."""
+    _setup_logging()
+    from .embedders import EmbedderError
+    from .indexer import add_to_index
+
+    settings: Settings = ctx.obj
+    try:
+        report = add_to_index(paths, settings.index_dir, _service(settings).embedder, progress=not quiet)
+    except (FileNotFoundError, ValueError, EmbedderError) as e:
+        _fail(str(e))
+    typer.echo(report.summary())
+
+
+@index_app.command("remove")
+def index_remove(
+    ctx: typer.Context,
+    doc_id: Annotated[str, typer.Argument(help="doc_id of the document to remove (see `qa documents`)")],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
+) -> None:
+    """Remove one document from the index."""
+    _setup_logging()
+    from .indexer import remove_from_index
+
+    settings: Settings = ctx.obj
+    try:
+        report = remove_from_index(doc_id, settings.index_dir, _service(settings).embedder, progress=not quiet)
+    except KeyError:
+        _fail(f"no document {doc_id!r} in the index; `qa documents` lists them")
+    except (FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+    typer.echo(report.summary())
+
+
 def _print_hits(hits, service) -> None:
     for rank, h in enumerate(hits, 1):
         c = service.citation(h.chunk)

@@ -131,7 +131,8 @@ class SentenceTransformerEmbedder:
                 f"cannot load sentence-transformers model {name_or_path!r} offline ({type(e).__name__}: {e}); "
                 "give a local folder path, or a model already in the local Hugging Face cache"
             ) from e
-        dim = self._model.get_sentence_embedding_dimension()
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dim = get_dim()
         if not dim:
             dim = int(self._model.encode(["x"]).shape[-1])
         self.dim = int(dim)

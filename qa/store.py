@@ -7,6 +7,7 @@ Layout of an index folder (default `index/`)::
         manifest.json             version, embedder id and dimension, corpus file hashes, counts,
                                   build time, sha256 of every file below
         documents.json            document metadata
+        document_texts.json       each document's stretch of its source text (for reading views)
         chunks.jsonl              one chunk per line (text, section, offsets, context)
         vectors.faiss, vectors.npy  dense vectors (FAISS index; raw rows kept for incremental rebuilds)
         vector_keys.txt           sha1 of the text each vector was computed from
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 VECTOR_KEYS = "vector_keys.txt"
+DOC_TEXTS = "document_texts.json"
 BUILDS = "builds"
 
 
@@ -83,6 +85,7 @@ class Manifest:
     files: dict = field(default_factory=dict)  # file name -> sha256
     timings: dict = field(default_factory=dict)
     vector_index: str = "flat"
+    excluded_docs: list = field(default_factory=list)
 
     @classmethod
     def read(cls, path: Path) -> "Manifest":
@@ -111,6 +114,14 @@ class LoadedIndex:
     def version(self) -> str:
         return self.manifest.build_id
 
+    def document_text(self, doc_id: str) -> dict | None:
+        """{"text_start", "text"} of a document, read on demand (reading views are rare)."""
+        try:
+            texts = json.loads((self.path / DOC_TEXTS).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return texts.get(doc_id)
+
 
 def current_build(index_dir: Path) -> Path | None:
     pointer = index_dir / CURRENT
@@ -130,11 +141,13 @@ def new_build_dir(index_dir: Path) -> Path:
 
 def write_build(path: Path, *, documents: list[Document], chunks: list[Chunk], vectors: np.ndarray | None,
                 token_lists: list[list[str]], segmenter: Segmenter, embedder_id: str,
-                vector_keys: list[str] | None = None, dim: int,
-                corpus: list[dict], timings: dict, vector_index: str = "auto") -> Manifest:
+                vector_keys: list[str] | None = None, doc_texts: dict[str, dict] | None = None, dim: int,
+                corpus: list[dict], timings: dict, vector_index: str = "auto",
+                excluded_docs: list[str] | None = None) -> Manifest:
     """Write every file of a build into `path` (a fresh folder) and its manifest last."""
     (path / "documents.json").write_text(
         json.dumps([d.metadata() for d in documents], ensure_ascii=False, indent=1), encoding="utf-8")
+    (path / DOC_TEXTS).write_text(json.dumps(doc_texts or {}, ensure_ascii=False), encoding="utf-8")
     with open(path / "chunks.jsonl", "w", encoding="utf-8") as fh:
         for c in chunks:
             fh.write(json.dumps(asdict(c), ensure_ascii=False) + "\n")
@@ -155,7 +168,7 @@ def write_build(path: Path, *, documents: list[Document], chunks: list[Chunk], v
         format_version=FORMAT_VERSION, build_id=path.name.removesuffix(".partial"),
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), embedder=embedder_id, dim=dim, corpus=corpus,
         counts={"documents": len(documents), "chunks": len(chunks)}, files=files, timings=timings,
-        vector_index=kind,
+        vector_index=kind, excluded_docs=excluded_docs or [],
     )
     manifest.write(path / "manifest.json")
     return manifest

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -56,32 +57,41 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server_url(built_settings):
-    """A real uvicorn server (a separate process) serving the session's index."""
+@contextmanager
+def running_server(env_overrides: dict[str, str]):
+    """A real uvicorn process serving `api.app:app` on a free loopback port; yields its URL."""
     port = _free_port()
-    env = {**os.environ, "QA_INDEX_DIR": str(built_settings.index_dir), "QA_CORPUS_DIR": str(CORPUS_DIR),
-           "QA_EMBEDDER": "e5", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "QA_EMBEDDER": "e5", "OMP_NUM_THREADS": "1", **env_overrides}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(port),
          "--log-level", "warning"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stdout.read()}")
-        try:
-            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError("server did not come up in 120 s")
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited: {proc.stdout.read()}")
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.time() > deadline:
+                raise RuntimeError("server did not come up in 120 s")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def server_url(built_settings):
+    """A real uvicorn server (a separate process) serving the session's index; writes are off."""
+    with running_server({"QA_INDEX_DIR": str(built_settings.index_dir), "QA_CORPUS_DIR": str(CORPUS_DIR),
+                         "QA_API_KEY": ""}) as url:
+        yield url

@@ -109,3 +109,17 @@ def test_openapi_page_is_served(client):
     assert client.get("/docs").status_code == 200
     spec = client.get("/openapi.json").json()
     assert {"/v1/search", "/v1/ask", "/healthz", "/v1/documents"} <= set(spec["paths"])
+
+
+def test_document_text_locates_every_chunk(client):
+    docs = client.get("/v1/documents").json()["documents"]
+    doc = next(d for d in docs if d["doc_number"] == "青政办发〔2021〕14号")
+    body = client.get(f"/v1/documents/{doc['doc_id']}").json()
+    assert body["title"] == doc["title"] and body["date"] == "2021-05-12"
+    assert body["chunks"] and body["text"]
+    search = client.post("/v1/search", json={"query": "义务教育", "top_k": 3, "doc": doc["doc_id"]}).json()
+    for hit in search["results"]:
+        c = hit["citation"]
+        span = body["text"][c["char_start"] - body["text_start"]:c["char_end"] - body["text_start"]]
+        assert "".join(span.split())[:12] == "".join(hit["text"].split())[:12]
+    assert client.get("/v1/documents/no-such-doc").json()["error"]["code"] == "not_found"

@@ -355,7 +355,7 @@ def test_indexer_skips_broken_files_and_reads_the_rest(tmp_path, notice):
         shutil.copy(LAW_GD, folder / "法规" / LAW_GD.name)
     assert {".md", ".docx", ".pdf", ".txt"} <= set(SUPPORTED_SUFFIXES)
 
-    documents, chunks, corpus, skipped = read_corpus(discover([folder]))
+    documents, chunks, corpus, skipped, _texts = read_corpus(discover([folder]))
     skipped_names = {name for name, _ in skipped}
     assert skipped_names == {"坏.pdf", "坏.docx", str(Path("法规") / "空白.md")}
     assert all(name.split("/")[-1] in why for name, why in skipped)

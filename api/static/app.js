@@ -1,0 +1,335 @@
+/*
+ * The citizens' page: ask a question (POST /v1/ask), show the short answer and the cited passages with
+ * the question's words highlighted, and open a passage in its document (GET /v1/documents/{doc_id}).
+ *
+ * Addresses (the part after #) keep the page's state, so Back works and a result can be shared:
+ *   #q=<question>                 the answer to a question
+ *   #doc=<doc_id>&chunk=<id>      the reading view of a document with that passage marked
+ *
+ * All text reaches the page through textContent / text nodes: nothing from the API is parsed as HTML.
+ */
+"use strict";
+
+(function () {
+  const NOT_FOUND_SENTENCE = "文件中没有找到这个问题的答案";
+
+  // question words that say what is asked, not what about: never highlighted in passages
+  const QUESTION_WORDS = [
+    "什么时候", "什么时间", "哪些", "哪个", "哪里", "哪儿", "哪", "部门", "单位", "谁", "多少", "什么",
+    "怎么", "怎样", "如何", "几", "吗", "呢", "是否", "请问", "由", "的", "了", "是",
+  ];
+
+  const ERROR_MESSAGES = {
+    empty_query: "请输入问题。",
+    query_too_long: "问题太长了，请控制在 512 个字以内。",
+    bad_top_k: "请求的出处数量不对（应为 1 到 50 条）。",
+    bad_json: "请求格式有误，请刷新页面后重试。",
+    invalid_request: "请求格式有误，请刷新页面后重试。",
+    missing_field: "请求缺少必要的内容，请刷新页面后重试。",
+    not_found: "没有找到这份文件，它可能已被移除。",
+    unknown_document: "没有找到这份文件，它可能已被移除。",
+    payload_too_large: "提交的内容太长了。",
+    too_many_requests: "提问太频繁了，请稍后再试。",
+    index_unavailable: "服务暂时不可用（文件索引未就绪），请稍后再试。",
+    unavailable: "服务暂时不可用，请稍后再试。",
+    internal_error: "服务出错了，请稍后再试。",
+  };
+
+  const ANSWER_LABELS = {
+    lead_unit: "牵头单位", number: "数字", date: "日期", document: "相关文件", passage: "相关原文",
+  };
+
+  const $ = (id) => document.getElementById(id);
+  const state = { question: null, terms: [], seq: 0, readerFromPage: false, docs: new Map() };
+
+  // -- API -------------------------------------------------------------------------------------------
+
+  class ApiError extends Error {}
+
+  function chineseError(status, body) {
+    const code = body && body.error && body.error.code;
+    if (code && ERROR_MESSAGES[code]) return ERROR_MESSAGES[code];
+    if (status >= 500) return "服务出错了，请稍后再试。";
+    return "请求未成功（错误代码：" + (code || status) + "）。";
+  }
+
+  async function api(path, options) {
+    let response;
+    try {
+      response = await fetch(path, options);
+    } catch (e) {
+      throw new ApiError("无法连接到服务，请检查网络后重试。");
+    }
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (e) {
+      body = null;
+    }
+    if (!response.ok) throw new ApiError(chineseError(response.status, body));
+    if (body === null) throw new ApiError("服务返回的内容无法读取，请稍后再试。");
+    return body;
+  }
+
+  const askApi = (question) => api("/v1/ask", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ question: question, top_k: 5 }),
+  });
+
+  async function documentApi(docId) {
+    if (!state.docs.has(docId)) state.docs.set(docId, await api("/v1/documents/" + encodeURIComponent(docId)));
+    return state.docs.get(docId);
+  }
+
+  // -- highlighting ----------------------------------------------------------------------------------
+
+  /** The question's searchable pieces: CJK character bigrams and Latin/number words. */
+  function questionTerms(question) {
+    let rest = question.toLowerCase();
+    for (const word of QUESTION_WORDS) rest = rest.split(word).join(" ");
+    const terms = new Set();
+    for (const run of rest.match(/\p{Script=Han}+|[a-z0-9]+/gu) || []) {
+      if (/^[a-z0-9]+$/.test(run)) {
+        if (run.length >= 2 || /\d/.test(run)) terms.add(run);
+      } else {
+        for (let i = 0; i + 2 <= run.length; i++) terms.add(run.slice(i, i + 2));
+      }
+    }
+    return Array.from(terms);
+  }
+
+  /**
+   * Append `text` to `parent`, wrapping occurrences of each group's terms in <mark class=...>.
+   * groups: [{terms, className}], earlier groups win where they overlap.
+   */
+  function appendHighlighted(parent, text, groups) {
+    const lower = text.toLowerCase();
+    const owner = new Int16Array(text.length).fill(-1);
+    groups.forEach((group, g) => {
+      for (const term of group.terms) {
+        if (!term) continue;
+        const needle = term.toLowerCase();
+        for (let i = lower.indexOf(needle); i !== -1; i = lower.indexOf(needle, i + 1)) {
+          for (let j = i; j < i + needle.length; j++) if (owner[j] === -1) owner[j] = g;
+        }
+      }
+    });
+    let start = 0;
+    for (let i = 1; i <= text.length; i++) {
+      if (i < text.length && owner[i] === owner[start]) continue;
+      const piece = text.slice(start, i);
+      if (owner[start] === -1) {
+        parent.appendChild(document.createTextNode(piece));
+      } else {
+        parent.appendChild(el("mark", { className: groups[owner[start]].className }, piece));
+      }
+      start = i;
+    }
+  }
+
+  // -- small DOM helpers -----------------------------------------------------------------------------
+
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    Object.assign(node, props || {});
+    for (const child of children) {
+      if (child === null || child === undefined || child === "") continue;
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  function formatDate(iso) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
+    return m ? m[1] + "年" + Number(m[2]) + "月" + Number(m[3]) + "日" : iso;
+  }
+
+  function metaLine(info) {
+    return [info.doc_number, info.issuer, info.date && formatDate(info.date)].filter(Boolean).join(" · ");
+  }
+
+  function setStatus(message, isError) {
+    const status = $("status");
+    status.textContent = message || "";
+    status.classList.toggle("error", Boolean(isError));
+  }
+
+  // -- the answer and its citations ------------------------------------------------------------------
+
+  function renderAnswer(data) {
+    const text = $("answer-text");
+    const units = $("answer-units");
+    text.replaceChildren();
+    units.replaceChildren();
+    const found = data.answer_type !== "none" && data.answer;
+    $("answer").classList.toggle("not-found", !found);
+    $("answer-heading").textContent = found ? "答案" + (ANSWER_LABELS[data.answer_type]
+      ? "（" + ANSWER_LABELS[data.answer_type] + "）" : "") : "没有找到答案";
+    $("citations-heading").textContent = found ? "出处" : "最接近的段落（仅供参考）";
+    if (!found) {
+      text.appendChild(el("strong", {}, NOT_FOUND_SENTENCE + "。"));
+      text.appendChild(el("span", { className: "hint" }, data.citations.length
+        ? "下面是与问题最接近的段落，供您参考。" : ""));
+      return;
+    }
+    const leads = data.answer_type === "lead_unit" ? data.lead_units : [];
+    appendHighlighted(text, data.answer, [{ terms: leads, className: "lead" }]);
+    addUnits(units, "牵头单位", data.lead_units, "lead");
+    addUnits(units, "责任/配合单位", data.supporting_units, "support");
+  }
+
+  function addUnits(list, label, names, className) {
+    if (!names || !names.length) return;
+    const dd = el("dd");
+    names.forEach((name) => dd.appendChild(el("mark", { className: className + " chip" }, name)));
+    list.append(el("dt", {}, label), dd);
+  }
+
+  function renderCitation(hit, leads) {
+    const c = hit.citation;
+    const passage = el("blockquote", { className: "passage-text" });
+    appendHighlighted(passage, hit.text, [
+      { terms: leads, className: "lead" },
+      { terms: state.terms, className: "term" },
+    ]);
+    const link = el("a", {
+      className: "open-doc",
+      href: "#" + new URLSearchParams({ doc: c.doc_id, chunk: String(hit.chunk_id) }).toString(),
+    }, "在原文中查看 →");
+    link.addEventListener("click", () => { state.readerFromPage = true; });
+    return el("li", { className: "citation" },
+      el("h3", { className: "doc-title" }, c.doc_title || "（无标题文件）"),
+      el("p", { className: "meta" }, metaLine(c)),
+      c.section ? el("p", { className: "section" }, c.section) : null,
+      passage,
+      link);
+  }
+
+  function renderResult(data) {
+    renderAnswer(data);
+    const leads = data.answer_type === "lead_unit" ? data.lead_units : [];
+    $("citations").replaceChildren(...data.citations.map((hit) => renderCitation(hit, leads)));
+    $("citations-heading").hidden = data.citations.length === 0;
+    $("result").hidden = false;
+  }
+
+  async function ask(question) {
+    const seq = ++state.seq;
+    state.question = question;
+    state.terms = questionTerms(question);
+    $("question").value = question;
+    $("ask-button").disabled = true;
+    setStatus("正在查找答案…");
+    try {
+      const data = await askApi(question);
+      if (seq !== state.seq) return;
+      renderResult(data);
+      setStatus("");
+    } catch (e) {
+      if (seq !== state.seq) return;
+      state.question = null;
+      $("result").hidden = true;
+      setStatus(e instanceof ApiError ? e.message : "页面出错了，请刷新后重试。", true);
+    } finally {
+      if (seq === state.seq) $("ask-button").disabled = false;
+    }
+  }
+
+  // -- the reading view ------------------------------------------------------------------------------
+
+  async function openReader(docId, chunkId) {
+    const reader = $("reader");
+    reader.hidden = false;
+    document.body.classList.add("reader-open");
+    $("reader-title").textContent = "";
+    $("reader-meta").textContent = "";
+    $("reader-section").textContent = "";
+    $("reader-text").replaceChildren();
+    $("reader-status").textContent = "正在打开文件…";
+    $("reader-close").focus();
+    try {
+      const doc = await documentApi(docId);
+      renderDocument(doc, chunkId);
+    } catch (e) {
+      $("reader-status").textContent = e instanceof ApiError ? e.message : "无法打开这份文件。";
+    }
+  }
+
+  function renderDocument(doc, chunkId) {
+    $("reader-title").textContent = doc.title;
+    $("reader-meta").textContent = metaLine(doc);
+    const chunk = doc.chunks.find((c) => String(c.chunk_id) === String(chunkId));
+    const body = $("reader-text");
+    const start = chunk ? chunk.char_start - doc.text_start : -1;
+    const end = chunk ? chunk.char_end - doc.text_start : -1;
+    if (!chunk || start < 0 || end > doc.text.length || start >= end) {
+      body.textContent = doc.text;
+      $("reader-status").textContent = chunk ? "未能在原文中定位这段文字。" : "";
+      return;
+    }
+    $("reader-section").textContent = chunk.section || "";
+    $("reader-status").textContent = "";
+    const mark = el("mark", { className: "passage", id: "reader-passage" });
+    appendHighlighted(mark, doc.text.slice(start, end), [{ terms: state.terms, className: "term" }]);
+    body.append(doc.text.slice(0, start), mark, doc.text.slice(end));
+    mark.scrollIntoView({ block: "center" });
+  }
+
+  function closeReader() {
+    $("reader").hidden = true;
+    document.body.classList.remove("reader-open");
+  }
+
+  function leaveReader() {
+    if (state.readerFromPage) {
+      history.back(); // back to the answer the passage was opened from
+    } else {
+      location.hash = state.question ? new URLSearchParams({ q: state.question }).toString() : "";
+    }
+  }
+
+  // -- addresses -------------------------------------------------------------------------------------
+
+  function route() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    if (params.has("doc")) {
+      openReader(params.get("doc"), params.get("chunk"));
+      return;
+    }
+    closeReader();
+    state.readerFromPage = false;
+    const q = (params.get("q") || "").trim();
+    if (q && q !== state.question) ask(q);
+  }
+
+  function submit(event) {
+    event.preventDefault();
+    const question = $("question").value.trim();
+    if (!question) {
+      setStatus(ERROR_MESSAGES.empty_query, true);
+      return;
+    }
+    const hash = "#" + new URLSearchParams({ q: question }).toString();
+    if (location.hash !== hash) history.pushState(null, "", hash);
+    ask(question);
+  }
+
+  function start() {
+    $("ask-form").addEventListener("submit", submit);
+    document.querySelectorAll(".example").forEach((button) => {
+      button.addEventListener("click", () => {
+        $("question").value = button.textContent;
+        $("ask-form").requestSubmit();
+      });
+    });
+    $("reader-close").addEventListener("click", leaveReader);
+    document.addEventListener("keydown", (e) => {
+      if (e.key === "Escape" && !$("reader").hidden) leaveReader();
+    });
+    window.addEventListener("hashchange", route);
+    route();
+  }
+
+  start();
+})();
