@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .chunking import indexed_body
 from .embedders import Embedder, make_embedder
 from .indexer import BuildReport, build_index
 from .model import Chunk, Document
@@ -192,7 +193,8 @@ class QAService:
         out = []
         for h in hits:
             doc = self.index.documents.get(h.chunk.doc_id)
-            out.append(Passage(text=h.chunk.text, score=h.score, section=list(h.chunk.section),
+            # a table row's printed copy follows its labelled rendering; the extractor reads the latter
+            out.append(Passage(text=indexed_body(h.chunk), score=h.score, section=list(h.chunk.section),
                                doc_title=doc.title if doc else "", doc_number=doc.doc_number if doc else None,
                                issuer=doc.issuer if doc else None, date=doc.date if doc else None,
                                kind=h.chunk.kind))
