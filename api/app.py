@@ -6,6 +6,7 @@ import time
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa import __version__
 from qa.service import QAService
@@ -52,21 +53,64 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Content-Type", "X-API-Key"])
 
+    app.add_middleware(BodyLimitMiddleware, upload_limit=settings.max_upload_bytes + 64 * 1024)
+
     @app.middleware("http")
-    async def limit_and_log(request: Request, call_next):
+    async def log_requests(request: Request, call_next):
         t0 = time.perf_counter()
-        length = request.headers.get("content-length")
-        # uploads have their own (larger) limit; every other body is a small JSON object
-        limit = settings.max_upload_bytes + 64 * 1024 if request.url.path == "/v1/documents" else MAX_BODY_BYTES
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            response = error_response(413, "payload_too_large", f"request bodies are limited to {limit} bytes")
-        else:
-            response = await call_next(request)
+        response = await call_next(request)
         log.info("%s %s %d %.1fms", request.method, request.url.path, response.status_code,
                  (time.perf_counter() - t0) * 1000)
         return response
 
     return app
+
+
+class BodyTooLarge(StarletteHTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request bodies are limited to {limit} bytes")
+
+
+class BodyLimitMiddleware:
+    """413 for a body over the limit: at once when Content-Length says so, and for a body without
+    one (Transfer-Encoding: chunked) as soon as the bytes received pass the limit, so that no body
+    is read into memory or onto disk past it. Uploads have their own (larger) limit; every other
+    body is a small JSON object."""
+
+    def __init__(self, app, upload_limit: int) -> None:
+        self.app, self.upload_limit = app, upload_limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = self.upload_limit if scope["path"] == "/v1/documents" else MAX_BODY_BYTES
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            response = error_response(413, "payload_too_large", f"request bodies are limited to {limit} bytes")
+            return await response(scope, receive, send)
+        received = 0
+        started = False
+
+        async def counting_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)  # answered by the app's HTTPException handler
+            return message
+
+        async def tracking_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge as e:  # raised where no handler was installed (outside the routes)
+            if started:
+                raise
+            await error_response(413, "payload_too_large", e.detail)(scope, receive, send)
 
 
 def __getattr__(name: str):

@@ -31,7 +31,7 @@ from qa.service import QAService, QueryError
 
 from .deps import ServiceDep
 from .routes import hit_to_schema
-from .schemas import SearchHit
+from .schemas import ErrorBody, SearchHit
 
 MODEL_ID = "gazette-qa"
 MODEL_CREATED = int(time.time())
@@ -252,7 +252,8 @@ _CHAT_DOC = {"requestBody": {"required": True,
              summary="OpenAI-compatible chat completion: the answer to the last user message, with sources",
              responses={200: {"model": ChatCompletion, "content": {"text/event-stream": {}},
                               "description": "a chat.completion, or chat.completion.chunk events when stream"},
-                        400: {"model": OpenAIError, "description": "invalid request"}})
+                        400: {"model": OpenAIError, "description": "invalid request"},
+                        413: {"model": ErrorBody, "description": "request body over 64 KiB"}})
 async def chat_completions(request: Request, service: ServiceDep) -> JSONResponse | StreamingResponse:
     try:
         body = await parse_request(request)
@@ -284,7 +285,8 @@ async def list_models() -> ModelList:
     return ModelList(data=[MODEL_CARD])
 
 
-@router.get("/v1/models/{model_id}", response_model=ModelCard, responses={404: {"model": OpenAIError}})
+@router.get("/v1/models/{model_id}", response_model=ModelCard,
+            responses={404: {"model": OpenAIError}, 422: {"model": ErrorBody}})
 async def retrieve_model(model_id: str) -> ModelCard | JSONResponse:
     if model_id != MODEL_ID:
         return openai_error(ChatRequestError("model_not_found", f"the model {model_id!r} does not exist; "

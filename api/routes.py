@@ -14,8 +14,10 @@ from .schemas import (AskRequest, AskResponse, Citation, DocumentChunk, Document
 
 router = APIRouter()
 
+_UNAVAILABLE = {503: {"model": ErrorBody, "description": "the index cannot be loaded (rebuild it with `qa index`)"}}
 _ERRORS = {422: {"model": ErrorBody, "description": "invalid request"},
-           400: {"model": ErrorBody, "description": "malformed JSON"}}
+           400: {"model": ErrorBody, "description": "malformed JSON"},
+           413: {"model": ErrorBody, "description": "request body over 64 KiB"}, **_UNAVAILABLE}
 
 
 def hit_to_schema(service, rank: int, hit: Hit) -> SearchHit:
@@ -45,14 +47,14 @@ async def ask(body: AskRequest, service: ServiceDep) -> AskResponse:
                        took_ms=round(result.took_ms, 2))
 
 
-@router.get("/healthz", response_model=Health, tags=["service"])
+@router.get("/healthz", response_model=Health, responses=_UNAVAILABLE, tags=["service"])
 async def healthz(service: ServiceDep) -> Health:
     index = service.index
     return Health(status="ok", documents=len(index.documents), chunks=len(index.chunks),
                   index_version=index.version, embedder=index.manifest.embedder)
 
 
-@router.get("/v1/documents", response_model=DocumentList, tags=["documents"])
+@router.get("/v1/documents", response_model=DocumentList, responses=_UNAVAILABLE, tags=["documents"])
 async def documents(service: ServiceDep) -> DocumentList:
     index = service.index
     counts: dict[str, int] = {}
@@ -65,7 +67,8 @@ async def documents(service: ServiceDep) -> DocumentList:
     ])
 
 
-@router.get("/v1/documents/{doc_id}", response_model=DocumentText, responses={404: {"model": ErrorBody}},
+@router.get("/v1/documents/{doc_id}", response_model=DocumentText,
+            responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}, **_UNAVAILABLE},
             tags=["documents"], summary="A document's metadata and text, with its chunks' offsets")
 async def document(doc_id: Annotated[str, Path(max_length=200)], service: ServiceDep) -> DocumentText:
     index = service.index

@@ -11,6 +11,7 @@ import re
 import tempfile
 from pathlib import Path as FsPath
 from typing import Annotated
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -38,12 +39,27 @@ def require_api_key(service: ServiceDep, x_api_key: Annotated[str | None, Header
 ApiKey = Annotated[None, Depends(require_api_key)]
 
 
-def safe_upload_name(filename: str | None) -> str:
-    """The upload's name, if it is a plain file name: path separators, "..", hidden and control
-    characters are refused (not silently rewritten), so nothing can name a place outside uploads/."""
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_RAW_FILENAME = re.compile(r"""(?:^|;)\s*filename\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)""", re.IGNORECASE)
+
+
+def _is_path_like(name: str) -> bool:
+    return (any(sep in name for sep in ("/", "\\")) or any(ord(ch) < 32 or ord(ch) == 127 for ch in name)
+            or name.startswith(".") or ".." in name or bool(_DRIVE.match(name)))
+
+
+def safe_upload_name(filename: str | None, raw: str | None = None) -> str:
+    """The upload's name, if it is a plain file name: path separators, "..", drive letters, hidden
+    and control characters are refused (not silently rewritten), so nothing can name a place outside
+    uploads/ — also once percent-decoded, and in the raw Content-Disposition (`raw`), from which the
+    multipart parser strips Windows paths such as C:\\x\\a.md before the app sees the name."""
     name = filename or ""
-    if any(sep in name for sep in ("/", "\\", "\0")) or name.startswith(".") or ".." in name:
-        raise HTTPException(400, f"bad file name {name!r}: give a plain file name, no folders")
+    candidates = [name, raw or ""]
+    for _ in range(3):  # and once, twice, three times percent-decoded (%252e%252e%252f → %2e%2e%2f → ../)
+        candidates += [unquote(c) for c in candidates[-2:]]
+    for candidate in candidates:
+        if _is_path_like(candidate):
+            raise HTTPException(400, f"bad file name {candidate!r}: give a plain file name, no folders")
     name = _SAFE_NAME.sub("_", name).strip(" .")
     suffix = FsPath(name).suffix.lower()
     if not name or name in (".", "..") or suffix not in SUPPORTED_SUFFIXES:
@@ -58,11 +74,12 @@ def _summary(report) -> BuildSummary:
 
 
 @router.post("/v1/documents", response_model=BuildSummary, status_code=201,
-             responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 413: {"model": ErrorBody},
-                        415: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+             responses={400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 403: {"model": ErrorBody},
+                        413: {"model": ErrorBody}, 415: {"model": ErrorBody}, 422: {"model": ErrorBody}},
              summary="Upload a document (.txt, .md, .docx, .pdf) and index it")
 async def upload_document(file: UploadFile, service: ServiceDep, _: ApiKey) -> BuildSummary:
-    name = safe_upload_name(file.filename)
+    raw = _RAW_FILENAME.search(file.headers.get("content-disposition", "")) if file.headers else None
+    name = safe_upload_name(file.filename, raw.group(1).strip().strip('"') if raw else None)
     limit = service.settings.max_upload_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
@@ -90,7 +107,8 @@ async def upload_document(file: UploadFile, service: ServiceDep, _: ApiKey) -> B
 
 
 @router.delete("/v1/documents/{doc_id}", response_model=BuildSummary,
-               responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 404: {"model": ErrorBody}},
+               responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 404: {"model": ErrorBody},
+                          409: {"model": ErrorBody}, 422: {"model": ErrorBody}},
                summary="Remove a document from the index")
 async def delete_document(doc_id: Annotated[str, Path(max_length=200)], service: ServiceDep, _: ApiKey) -> BuildSummary:
     if doc_id not in service.index.documents:

@@ -39,6 +39,8 @@ def _settings(index: Path | None = None, embedder: str | None = None) -> Setting
 def _setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("bm25s", "faiss.loader", "jieba"):  # libraries that log their internals at INFO/DEBUG
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _service(settings: Settings):

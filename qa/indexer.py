@@ -21,7 +21,7 @@ from .embedders import Embedder
 from .model import Chunk, Document
 from .readers import SUPPORTED_SUFFIXES, UnreadableDocument, read_file, source_text
 from .segment import Segmenter, harvest_domain_terms
-from .store import VECTOR_KEYS, current_build, new_build_dir, publish_build, sha256_file, text_key, write_build
+from .store import TOKENS, VECTOR_KEYS, current_build, new_build_dir, publish_build, sha256_file, text_key, write_build
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,37 @@ def document_text(doc: Document, source: str | None) -> dict:
     return {"text_start": start, "text": source[start:end]}
 
 
+def _previous_tokens(index_dir: Path) -> tuple[set[str], dict[str, list[str]]]:
+    """(domain terms, text key → tokens) of the serving build, for reuse."""
+    path = current_build(index_dir)
+    if path is None or not (path / TOKENS).exists():
+        return set(), {}
+    try:
+        terms = set((path / "terms.txt").read_text(encoding="utf-8").split())
+        with open(path / TOKENS, encoding="utf-8") as fh:
+            cached = dict(json.loads(line) for line in fh if line.strip())
+        return terms, cached
+    except Exception as e:  # a damaged cache only costs re-tokenising
+        log.warning("not reusing tokens of %s: %s", path, e)
+        return set(), {}
+
+
+def _tokenize_reusing(texts: list[str], segmenter: Segmenter,
+                      previous: tuple[set[str], dict[str, list[str]]]) -> list[list[str]]:
+    """Tokens of every text, reusing the previous build's where the text is unchanged and holds no
+    dictionary term that was added or dropped since (only those can segment differently), so adding
+    one document re-tokenises about that document, not the corpus."""
+    old_terms, cached = previous
+    changed = sorted(old_terms.symmetric_difference(segmenter.domain_terms)) if cached else []
+    out = []
+    for text in texts:
+        tokens = cached.get(text_key(text))
+        if tokens is None or any(term in text for term in changed):
+            tokens = segmenter.tokenize(text)
+        out.append(tokens)
+    return out
+
+
 def read_corpus(files: Sequence[tuple[Path, str]], progress: bool = False, exclude_docs: set[str] = frozenset()
                 ) -> tuple[list[Document], list[Chunk], list[dict], list[tuple[str, str]], dict[str, dict]]:
     documents: list[Document] = []
@@ -158,7 +189,8 @@ def build_index(corpus_paths: Sequence[Path], index_dir: Path, embedder: Embedde
     t_read = time.perf_counter()
 
     segmenter = Segmenter(harvest_domain_terms(c.text for c in chunks))
-    token_lists = [segmenter.tokenize(lexical_text(c)) for c in chunks]
+    lex_texts = [lexical_text(c) for c in chunks]
+    token_lists = _tokenize_reusing(lex_texts, segmenter, _previous_tokens(index_dir))
     t_lex = time.perf_counter()
 
     vectors = None
@@ -190,7 +222,7 @@ def build_index(corpus_paths: Sequence[Path], index_dir: Path, embedder: Embedde
         timings = {"read": t_read - t0, "lexical": t_lex - t_read, "dense": t_dense - t_lex}
         manifest = write_build(
             build_path, documents=documents, chunks=chunks, vectors=vectors, token_lists=token_lists,
-            segmenter=segmenter, vector_keys=keys, doc_texts=doc_texts, embedder_id=embedder.id if embedder else "none",
+            segmenter=segmenter, vector_keys=keys, doc_texts=doc_texts, lexical_texts=lex_texts, embedder_id=embedder.id if embedder else "none",
             dim=embedder.dim if embedder else 0, corpus=corpus, timings=timings, vector_index=vector_index,
             excluded_docs=sorted(excluded))
         final = publish_build(index_dir, build_path)

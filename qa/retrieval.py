@@ -74,27 +74,26 @@ class HybridRetriever:
         self._prior = np.array([FRONT_MATTER_PRIOR if c.kind == "front_matter" else 1.0 for c in index.chunks],
                                dtype=np.float32)
         self._title_grams = {d.doc_id: bigrams(_TITLE_NOISE.sub("", d.title)) for d in index.documents.values()}
+        # per-document things `named_documents` needs, computed once instead of on every query
+        self._doc_numbers = [(d.doc_id, norm_text(d.doc_number)) for d in index.documents.values() if d.doc_number]
+        self._title_gram_list = [(doc_id, grams) for doc_id, grams in self._title_grams.items() if grams]
         self._exact = index.vectors is not None and index.manifest.vector_index == "flat" and \
             index.raw_vectors is not None
 
     def named_documents(self, query: str) -> set[str]:
         """Documents the query names: by 文号, else by most of a title's characters pairs."""
         q = norm_text(query)
-        by_number = {d.doc_id for d in self.index.documents.values()
-                     if d.doc_number and norm_text(d.doc_number) in q}
+        by_number = {doc_id for doc_id, number in self._doc_numbers if number in q}
         if by_number:
             return by_number
         q_grams = bigrams(q)
         best, best_score = set(), 0.0
-        for d in self.index.documents.values():
-            t_grams = self._title_grams.get(d.doc_id)
-            if not t_grams:
-                continue
+        for doc_id, t_grams in self._title_gram_list:
             score = len(t_grams & q_grams) / len(t_grams)
             if score > best_score + 1e-9:
-                best, best_score = {d.doc_id}, score
+                best, best_score = {doc_id}, score
             elif abs(score - best_score) <= 1e-9:
-                best.add(d.doc_id)
+                best.add(doc_id)
         return best if best_score >= TITLE_MATCH and len(best) == 1 else set()
 
     def _without_title_words(self, analysis: QueryAnalysis, scoped: set[str]) -> QueryAnalysis:

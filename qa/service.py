@@ -134,6 +134,10 @@ class QAService:
     def check_query(self, query: object, top_k: object, doc: str | None = None) -> tuple[str, int]:
         if not isinstance(query, str) or not query.strip():
             raise QueryError("empty_query", "the query is empty")
+        try:  # JSON may carry lone surrogates ("\\ud800"), which no tokenizer takes
+            query.encode("utf-8")
+        except UnicodeEncodeError:
+            raise QueryError("invalid_request", "the query is not valid Unicode text") from None
         if len(query) > self.settings.max_query_chars:
             raise QueryError("query_too_long",
                              f"the query has {len(query)} characters; at most {self.settings.max_query_chars}")

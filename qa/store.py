@@ -11,6 +11,7 @@ Layout of an index folder (default `index/`)::
         chunks.jsonl              one chunk per line (text, section, offsets, context)
         vectors.faiss, vectors.npy  dense vectors (FAISS index; raw rows kept for incremental rebuilds)
         vector_keys.txt           sha1 of the text each vector was computed from
+        tokens.jsonl              the jieba tokens of each chunk, by text hash (reused by rebuilds)
         bm25/                     bm25s index over jieba tokens
         terms.txt                 the domain dictionary used to segment passages (and so queries)
 
@@ -42,6 +43,7 @@ FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 VECTOR_KEYS = "vector_keys.txt"
 DOC_TEXTS = "document_texts.json"
+TOKENS = "tokens.jsonl"
 BUILDS = "builds"
 
 
@@ -141,7 +143,8 @@ def new_build_dir(index_dir: Path) -> Path:
 
 def write_build(path: Path, *, documents: list[Document], chunks: list[Chunk], vectors: np.ndarray | None,
                 token_lists: list[list[str]], segmenter: Segmenter, embedder_id: str,
-                vector_keys: list[str] | None = None, doc_texts: dict[str, dict] | None = None, dim: int,
+                vector_keys: list[str] | None = None, doc_texts: dict[str, dict] | None = None,
+                lexical_texts: list[str] | None = None, dim: int,
                 corpus: list[dict], timings: dict, vector_index: str = "auto",
                 excluded_docs: list[str] | None = None) -> Manifest:
     """Write every file of a build into `path` (a fresh folder) and its manifest last."""
@@ -163,6 +166,10 @@ def write_build(path: Path, *, documents: list[Document], chunks: list[Chunk], v
     retriever.index([t if t else [""] for t in token_lists] or [[""]], show_progress=False)
     retriever.save(str(path / "bm25"), show_progress=False)
     segmenter.save_terms(path / "terms.txt")
+    if lexical_texts is not None:  # tokens by text hash: a rebuild re-tokenises only what changed
+        with open(path / TOKENS, "w", encoding="utf-8") as fh:
+            for text, tokens in zip(lexical_texts, token_lists):
+                fh.write(json.dumps([text_key(text), tokens], ensure_ascii=False) + "\n")
     files = {str(p.relative_to(path)): sha256_file(p) for p in sorted(path.rglob("*")) if p.is_file()}
     manifest = Manifest(
         format_version=FORMAT_VERSION, build_id=path.name.removesuffix(".partial"),

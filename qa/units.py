@@ -469,3 +469,95 @@ def units_for_span(
     if after:
         return Attribution(after[0], False)
     return Attribution(before[-1], False) if before else None
+
+
+# --- responsibility stated in running text (laws, regulations) ----------------------------------------
+#
+# Legal text names the responsible body in the sentence itself, not in a marking:
+#   "见义勇为行为的确认，由行为发生地的公安机关负责。"          (由 X + verb)
+#   "派单目录由市政务服务部门会同有关单位制定"                  (由 X 会同 Y + verb: X leads, Y cooperates)
+#   "国家空中交通管理领导机构统一领导全国…工作"                 (X at the clause start + verb)
+#   "市绿化市容部门是本市生活垃圾管理的主管部门"                (X 是 … 主管部门)
+# X is a span of the sentence that ends in a word for a body (部门, 机关, 人民政府, 委员会, 局 …) and is
+# followed by a verb of responsibility, so "由国务院文物主管部门认定" gives the whole "国务院文物主管部门",
+# not "国务院". The task span of such an annotation is the sentence holding it (style "prose").
+
+# Words a body's name ends with. Longer forms first so that the shortest-match search below stops at them.
+_BODY_END = (
+    r"(?:人民政府|人民法院|人民检察院|委员会|办事处|指挥部|领导小组|小组|部门|机关|机构|政府|单位|社会组织|团体|"
+    r"企业|银行|公司|协会|基金会|中心|办公室|学校|医院|法院|检察院|主体|局|厅|委|署|院|会|所|站|队|部|办)"
+    r"(?<!社会)(?<!机会)(?<!大会)"
+)
+# Verbs of responsibility that follow the body's name (the name ends right before one of them).
+_DUTY_VERB = (
+    r"(?:统一领导|领导|负责|主管|牵头|会同|商同|组织|统筹|协调|指导|监督|管理|实施|制定|制发|拟定|编制|认定|确定|"
+    r"核定|审批|审核|审查|批准|核发|颁发|发放|办理|受理|处理|查处|征收|收取|决定|指定|公布|发布|备案|承担|"
+    r"按照|依照|依法|根据|应当|可以|予以|给予|处以|责令)"
+)
+# "X是本市…的主管部门" / "X为…的行政主管部门".
+_IS_AUTHORITY = re.compile(r"^(?:是|为)[^，。；;\n]{0,40}?(?:主管|管理|监管|执法|责任|负责)(?:部门|机关|机构|单位|主体)")
+# The strong verbs: these sentences assign a duty; "应当/可以/依法…" only describe what a body does.
+_STRONG_DUTY = re.compile(r"^(?:统一领导|领导|负责|主管|牵头|会同|商同|组织实施|统筹|制定|制发|认定|核定|审批|核发)")
+# Where a sentence's subject starts: after an article / item number ("第四条 ", "（二）", "十一、").
+_CLAUSE_HEAD = re.compile(
+    r"^\s*(?:第[一二三四五六七八九十百零〇\d]+条\s*|[（(][一二三四五六七八九十\d]+[)）]\s*|"
+    r"[一二三四五六七八九十]+、\s*|\d+[.．、]\s*)*"
+)
+_BODY_BY = re.compile(rf"由((?:(?!由)[^，。；;：:\n]){{0,40}}?{_BODY_END})(?={_DUTY_VERB})")
+# A subject: the shortest span from the clause head that ends in a body word and is followed by a duty.
+_BODY_SUBJECT = re.compile(rf"((?:(?!由)[^，。；;：:\n（）()]){{0,38}}?{_BODY_END})(?={_DUTY_VERB}|是|为)")
+_COOPERATING = re.compile(rf"^(?:会同|商同|协同)((?:[^，。；;：:\n]){{1,40}}?{_BODY_END})")
+
+
+def _sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentences (split at 。！？； and newlines) as stripped offsets."""
+    spans, start = [], 0
+    for m in re.finditer(r"[。！？!?；;\n]", text):
+        spans.append(_strip_span(text, start, m.start(), " \t\u3000\n"))
+        start = m.end()
+    spans.append(_strip_span(text, start, len(text), " \t\u3000\n"))
+    return [(a, b) for a, b in spans if b > a]
+
+
+def _prose_annotation(text: str, s_start: int, s_end: int, x_start: int, x_end: int, explicit: bool,
+                      style: str = "prose") -> UnitAnnotation | None:
+    name = text[x_start:x_end]
+    # A body named with a clause inside it ("…的，由…") or an enumeration of tasks is not a name.
+    if not name or len(name) > 40 or re.search(r"[，。；;：:]", name):
+        return None
+    roles = _Roles()
+    roles.lead, roles.texts["lead"] = [name], [name]
+    roles.lead_explicit = explicit
+    after = text[x_end:s_end]
+    m = _COOPERATING.match(after)
+    if m:  # "X会同有关单位制定": X leads, the others cooperate
+        roles.cooperating = [m.group(1)]
+        roles.texts["cooperating"] = [m.group(1)]
+    ann = _finish(roles, text, style, s_start, s_end, x_start, x_end)
+    return ann
+
+
+def find_prose_responsibilities(text: str) -> list[UnitAnnotation]:
+    """Bodies that running text makes responsible for something, one annotation per sentence at most.
+
+    ``lead_explicit`` is True for the strong forms (由 X 负责/制发…, X 负责/主管/统一领导…, X 是…主管部门)
+    and False when the sentence only says what the body shall do ("X应当…", "X依法…").
+    """
+    found: list[UnitAnnotation] = []
+    for s, e in _sentence_spans(text):
+        sentence = text[s:e]
+        ann = None
+        m = _BODY_BY.search(sentence)
+        if m:
+            ann = _prose_annotation(text, s, e, s + m.start(1), s + m.end(1), True)
+        if ann is None:
+            head = _CLAUSE_HEAD.match(sentence).end()
+            m = _BODY_SUBJECT.match(sentence, head)  # only the sentence's subject, not a body named later
+            rest = sentence[m.end():] if m else ""
+            if m and (_IS_AUTHORITY.match(rest) or re.match(_DUTY_VERB, rest)):
+                strong = bool(_IS_AUTHORITY.match(rest) or _STRONG_DUTY.match(rest)
+                              or re.match(r"^(?:按照|依照|根据)[^，。；]{0,12}?(?:职责|分工)[^，。；]{0,6}?负责", rest))
+                ann = _prose_annotation(text, s, e, s + m.start(1), s + m.end(1), strong)
+        if ann is not None:
+            found.append(ann)
+    return found
