@@ -140,3 +140,34 @@ def test_writes_without_a_key_header_are_401(keyed):
     r = httpx.delete(url + "/v1/documents/doc-x", headers={"X-API-Key": "wrong"})
     assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
     assert not (root / "corpus" / "uploads").exists()
+
+
+# -- what the fuzzing found, pinned ------------------------------------------------------------------
+
+@pytest.mark.parametrize("path,body", [
+    ("/v1/chat/completions", r'{"messages": [{"role": "user", "content": "\ud800谁牵头"}]}'),
+    ("/v1/chat/completions", r'{"messages": [{"role": "user", "content": [{"type": "text", "text": "\udfff"}]}]}'),
+    ("/v1/search", r'{"query": "\ud800污水"}'),
+    ("/v1/ask", r'{"question": "谁牵头\udbff"}'),
+])
+def test_lone_surrogates_in_json_are_a_4xx(server_url, path, body):
+    # valid JSON, but no UTF-8 text: the tokenizer used to fail on it (500)
+    r = httpx.post(server_url + path, content=body.encode(), headers={"Content-Type": "application/json"})
+    assert 400 <= r.status_code < 500 and r.json()["error"]["code"], r.text
+
+
+@pytest.mark.parametrize("method,template,path,request_kwargs,status", [
+    ("POST", "/v1/documents", "/v1/documents",
+     {"content": b"--b\r\nFalse--b--\r\n", "headers": {"Content-Type": "multipart/form-data; boundary=b"}}, 400),
+    ("POST", "/v1/search", "/v1/search", {"json": {"query": "x" * 70_000}}, 413),
+    ("POST", "/v1/ask", "/v1/ask", {"json": {"question": "x" * 70_000}}, 413),
+    ("POST", "/v1/chat/completions", "/v1/chat/completions",
+     {"json": {"messages": [{"role": "user", "content": "x" * 70_000}]}}, 413),
+    ("GET", "/v1/documents/{doc_id}", "/v1/documents/" + "d" * 201, {}, 422),
+])
+def test_error_statuses_are_declared_with_their_schema(server_url, open_schema, method, template, path,
+                                                       request_kwargs, status):
+    """Errors the fuzzing met (or that the body limit gives) are declared, with the body they have."""
+    r = httpx.request(method, server_url + path, **request_kwargs)
+    assert r.status_code == status, r.text
+    open_schema[template][method].Case().validate_response(r, checks=CHECKS)
