@@ -21,8 +21,23 @@ log = logging.getLogger("api")
 MAX_BODY_BYTES = 64 * 1024
 
 
+def _ensure_logging() -> None:
+    """Request and build lines must reach stderr however the app is started (`qa serve` configures
+    logging; a bare `uvicorn api.app:app` configures only uvicorn's own loggers)."""
+    if logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("api", "qa"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
+
+
 def create_app(service: QAService | None = None, settings: Settings | None = None,
                build_if_missing: bool = True) -> FastAPI:
+    _ensure_logging()
     settings = settings or get_settings()
     service = service or QAService(settings)
 
