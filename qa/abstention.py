@@ -19,6 +19,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from .answers import MONEY_FIGURE, is_yes_no
 from .overlap import QUESTION_PHRASES
 from .retrieval import Hit, HybridRetriever, QueryAnalysis
 
@@ -34,7 +35,6 @@ _MONEY_ASKED = re.compile(
     r"多少钱|收费|收多少|(?:经费|资金|费用|罚款|罚金|补助|补贴|工资|报酬|奖励|投资|预算)[^，。？?]{0,6}多少"
     r"|多少[^，。？?]{0,6}(?:经费|资金|费用|罚款|钱)"
 )
-_MONEY_FIGURE = re.compile(r"[\d〇一二三四五六七八九十百千万亿]+(?:\.\d+)?\s*(?:万|亿)?\s*元")
 UNSEEN_TERM_IDF = 8.0
 FALLBACK_MIN_CONFIDENCE = 0.6
 MIN_KNOWN_COVERAGE = 0.35
@@ -88,9 +88,11 @@ def judge_answer(question: str, analysis: QueryAnalysis, hits: list[Hit], answer
     Three kinds of evidence, each general (nothing here knows any particular question):
     1. the extractor found nothing of the kind asked for — a unit, a figure, a date — and fell back to
        quoting a sentence, with little certainty;
-    2. the question asks for a figure in a given measure (多少公里, 任期几年 → 年) and no clause of the
-       passages holds a figure in that measure; or it asks for a sum of money (收费, 罚款多少, 多少经费)
-       and the answer names none;
+    2. the question asks for a figure in a given measure (多少公里, 任期几年 → 年; 几天 is answered by 日)
+       and no clause of the passages holds a figure in that measure; or it asks for a sum of money
+       (收费多少, 罚款多少, 多少经费) and the answer names none — a sum in 元, or a share or multiple of
+       another sum (工资的百分之九十, 一倍以上三倍以下的罚款). A yes/no question ("要收费吗？") asks
+       whether, not how much: it is answered by the rule, with no figure;
     3. the passage the answer came from leaves most of the question's topic terms (IDF-weighted, those
        the corpus knows) uncovered, and no clause of it matches the question well.
     """
@@ -106,7 +108,7 @@ def judge_answer(question: str, analysis: QueryAnalysis, hits: list[Hit], answer
         return _abstain(answer, 0.7, f"no {intended} found in the passages")
     if intended == "number" and f.get("measure_asked") and not f.get("measure_match"):
         return _abstain(answer, 0.75, "no figure in the measure asked for")
-    if _MONEY_ASKED.search(question) and not _MONEY_FIGURE.search(answer.answer):
+    if _MONEY_ASKED.search(question) and not is_yes_no(question) and not MONEY_FIGURE.search(answer.answer):
         return _abstain(answer, 0.75, "asks for an amount of money; the answer holds none")
     if ev.known_coverage < MIN_KNOWN_COVERAGE and overlap < MIN_CLAUSE_OVERLAP:
         return _abstain(answer, 0.6 + 0.3 * (MIN_KNOWN_COVERAGE - ev.known_coverage), "topic terms not covered")

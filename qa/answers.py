@@ -10,14 +10,22 @@ How it works, per intended answer type (`classify_question`):
 * ``lead_unit`` — split each passage into the task spans of its unit markings (`qa.units`), score every
   span against the question by character-bigram overlap (question words such as 由哪个部门/牵头 removed,
   bigrams weighted by how rare they are among the candidate spans), and take the marking that closes the
-  best span. Answer the lead units, or the 责任/配合 units when the question asks for those.
+  best span. Answer the lead units, or the 责任/配合 units when the question asks for those. Legal text
+  names bodies in running text instead ("由X负责", "X统一领导…", "X是…的主管部门", `qa.units.
+  find_prose_responsibilities`): those candidates compete too, slightly discounted, and the duty the
+  question names (主管, 制定, 认定…) must be the one the sentence gives the body.
 * ``number`` / ``date`` — the clause (split at ，；。 and newlines) that holds a figure / date and best
   matches the question, scored on the clause and on its sentence (for a "完成时限：5月底" line, on the
-  item it belongs to); a figure with the unit the question asks for (多少公里 → 公里) is preferred.
+  item it belongs to); a figure with the unit the question asks for (多少公里 → 公里; 几天 → 日/天;
+  多长时间 → any unit of time; a sum of money → 元 or a share/multiple such as 百分之九十, 三倍以上) is
+  preferred. Figures may be Chinese numerals ("三至五棵", "五十元", "三分之二"). A list's lead-in ("按照下列
+  标准执行：") is read with each of its items, so what tells the items apart decides.
 * ``document`` — the document (from passage metadata) whose title / 文号 best matches; answer its title,
   文号, date (in the source's own form "2021年5月20日" when a passage shows it) or issuer. A 文号 asked
-  of a document the text cites ("依据的…文件文号") is taken from the text.
-* ``passage`` — the best sentence of the best passages.
+  of a document the text cites ("依据的…文件文号") is taken from the text. For laws, the 令号
+  ("国务院令第107号") and the dates of 通过/公布/施行 are read from the header or the last article.
+* ``passage`` — the best sentence of the best passages. A yes/no question ("…要收费吗？") prefers a
+  sentence that says what is allowed, required, forbidden or free, and is answered with its whole line.
 
 Table rows and "label：value" lines are also answered by column: a question naming a column
 ("…的帮扶单位", "2021年预计指标…多少") gets that cell.
@@ -39,8 +47,10 @@ from qa.overlap import clause_overlap
 from qa.overlap import clauses as _clauses
 from qa.overlap import coverage as _coverage
 from qa.overlap import norm_text as _norm
+from qa.overlap import trim as _trim
 from qa.overlap import question_terms as _question_terms
-from qa.units import Attribution, UnitAnnotation, find_unit_annotations, parse_table_fields, units_for_span
+from qa.units import (Attribution, UnitAnnotation, find_prose_responsibilities, find_unit_annotations,
+                      parse_table_fields, units_for_span)
 
 
 @dataclass
@@ -76,31 +86,61 @@ _DOC_ABOUT = re.compile(
     r"什么文件|哪份文件|哪个文件|哪一份文件|哪份通知|哪个通知|文件名|标题|文号|发文字号|发文机关|发文单位|印发单位"
     r"|谁印发|谁发布|谁发的|哪个单位印发|哪些单位印发|联合印发|(?:哪天|哪一天|什么时候|何时|哪年|几号|哪月|啥时候|什么日期)(?:印发|发布|下发|出台|发文)"
     r"|(?:印发|发布|发文|成文|下发)(?:日期|时间)|(?:印发|发布|下发)的?(?:吗|呢)?$"
+    # laws and regulations: the 令号 they were promulgated by, the day they took effect
+    r"|第几号|令号|几号令|(?:国务院|主席|政府)令|哪号令"
+    r"|(?:哪天|哪一天|什么时候|何时|哪年|几号|哪月|啥时候|什么日期|什么时间)起?(?:开始)?(?:施行|生效|公布|通过)"
+    r"|(?:施行|生效|公布|通过)(?:日期|时间)"
 )
+# 令号 as printed in a law's header: "中华人民共和国国务院令第107号发布", "第十二号主席令".
+_DECREE_NUMBER = re.compile(
+    rf"(?:[\u4e00-\u9fa5]{{0,12}}令\s*第\s*[\d〇零一二两三四五六七八九十百千]+\s*号|第\s*[\d〇零一二两三四五六七八九十百千]+\s*号[\u4e00-\u9fa5]{{0,8}}令)"
+)
+_DECREE_Q = re.compile(r"第几号|令号|几号令|(?:国务院|主席|政府)令|哪号令")
+# The events of a law's life that the text dates: "本条例自2017年12月1日起施行", "2017年8月18日 国务院
+# 第182次常务会议通过", "2017年10月5日 中华人民共和国国务院令第688号公布".
+_LAW_EVENT = re.compile(r"施行|生效|公布|通过|发布")
 _DATE_Q = re.compile(
     r"什么时候|什么时间|何时|哪天|哪一天|哪年|哪一年|几月|几号|几日|啥时候|时限|截止|期限|之前|多久完成|哪个月|哪个季度|起止|到几号"
 )
 _NUMBER_Q = re.compile(r"多少|(?<!哪)几|比例|百分之|比重|达到|目标|多大|多长|多高|多远|多重|占比|增长|下降|上限|下限|最多|最少|不低于|不超过")
 _UNIT_Q_STRONG = re.compile(
-    r"(?:哪个|哪些|哪家|什么|哪一个|哪几个)(?:部门|单位|机构|机关|科室)|由谁|谁(?:牵头|负责|来|管|抓)|归哪|找哪|哪里管|哪儿管|哪位|牵头单位|责任单位|配合单位|牵头部门|配合部门"
+    r"(?:哪个|哪些|哪家|什么|哪一个|哪几个)(?:部门|单位|机构|机关|科室)|哪一?级(?:人民)?政府|由谁|谁(?:牵头|负责|来|管|抓)|归哪|找哪|哪里管|哪儿管|哪位|牵头单位|责任单位|配合单位|牵头部门|配合部门"
 )
 _UNIT_Q_WEAK = re.compile(r"牵头|负责|配合|协办|包抓|主管|谁")
 
 # Figures and dates.
 _CN_NUM = "零〇一二两三四五六七八九十百千万亿"
+# Measures, longer forms first (a regex alternation takes the first that matches: "个月" before "个").
 _MEASURES = (
-    "公里|千米|平方米|立方米|万元|亿元|小时|分钟|个|家|年|名|张|座|所|项|户|次|倍|成|万|亿|元|人|亩|辆|台|处"
-    "|条|间|件|天|月|日|周|米|吨|头|只|场|部|期|批|类|级|套|层|份"
+    "平方公里|平方千米|平方米|立方米|公里|千米|公顷|厘米|毫米|公斤|千克|万元|亿元|个工作日|工作日|个月|小时|分钟|周岁"
+    "|个|家|年|名|张|座|所|项|户|次|倍|成|万|亿|元|人|亩|辆|台|处|条|间|件|天|月|日|周|米|吨|头|只|场|部|期|批"
+    "|类|级|套|层|份|棵|株|枚|岁|页"
 )
-# A figure: digits (with % etc.), or Chinese numerals only before a measure ("两个", not "两不愁").
-_NUMBER = re.compile(rf"\d+(?:\.\d+)?\s*(?:%|％|‰)?|[{_CN_NUM}]+\s*(?:{_MEASURES})")
+# A proportion written out: 百分之九十, 三分之二, 千分之五.
+_PROPORTION = rf"(?:百分之|千分之|[{_CN_NUM}\d]+分之)[{_CN_NUM}\d.]+"
+# A figure: a proportion, digits (with % etc.), or Chinese numerals only before a measure ("三十日",
+# "五十元", "三至五棵"; "两个", but not "两不愁").
+_NUMBER = re.compile(rf"{_PROPORTION}|\d+(?:\.\d+)?\s*(?:%|％|‰)?|[{_CN_NUM}]+\s*(?:{_MEASURES})")
+_CN_DIGIT = "〇零一二三四五六七八九"
 _DATE = re.compile(
     r"\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?|\d{1,2}\s*月\s*(?:\d{1,2}\s*日|底|初|末|中旬|上旬|下旬)?"
+    rf"|[{_CN_DIGIT}]{{4}}年(?:[{_CN_DIGIT}十]{{1,2}}月(?:[{_CN_DIGIT}十]{{1,3}}日)?)?"
     r"|\d{4}-\d{1,2}-\d{1,2}|年底|年内|年末|月底|上半年|下半年|[春夏秋冬]季|第[一二三四]季度"
 )
 _YEAR_ONLY = re.compile(r"\d{4}\s*年")
 # The measure a "多少/几" question asks for: 多少公里 → 公里; 百分之几/比例 → %.
 _Q_MEASURE = re.compile(rf"(?:多少|几)\s*({_MEASURES})")
+# Measures that name the same thing: a question's 天 is answered by the text's 日 ("三十日前").
+_SAME_MEASURE = [
+    {"天", "日", "工作日", "个工作日"}, {"月", "个月"}, {"公里", "千米"}, {"平方公里", "平方千米"},
+    {"公斤", "千克"}, {"岁", "周岁"},
+]
+# "多长时间/多久" asks for a duration in any unit of time.
+_DURATION_Q = re.compile(r"多长时间|多久|多少时间|多长(?:的)?期限|期限(?:是)?多长|多长时限")
+_TIME_MEASURES = ("年", "个月", "月", "周", "日", "天", "工作日", "个工作日", "小时", "分钟")
+# A sum of money may be stated as a share or multiple of another sum (工资的百分之九十, 货值金额一倍以上
+# 三倍以下的罚款): in legal text that is how most fines and benefits are fixed.
+MONEY_FIGURE = re.compile(rf"(?:\d|[{_CN_NUM}])\s*(?:万|亿)?\s*元|{_PROPORTION}|[\d{_CN_NUM}]+\s*倍|\d\s*[%％]")
 # A question about an amount of money wants a figure in 元.
 _MONEY_Q = re.compile(
     r"多少钱|(?:经费|资金|费用|罚款|罚金|收费|补助|补贴|工资|报酬|奖励|投资|预算)[^，。？?]{0,6}多少"
@@ -261,7 +301,36 @@ def _span_score(q: _QTerms, text: str, a: int, b: int, context: str, weights: di
     return 0.7 * max(sents) + 0.3 * _coverage(q, span + "\n" + context, weights)
 
 
-_STYLE_CERTAINTY = {"inline": 0.95, "unit_lines": 0.95, "table": 0.9, "fragment": 0.5}
+_STYLE_CERTAINTY = {"inline": 0.95, "unit_lines": 0.95, "table": 0.9, "fragment": 0.5, "prose": 0.85}
+# A body named in running text ("由X负责", "X是…主管部门") is found by pattern, not by a marking made for
+# the purpose: where a marking matches about as well, the marking wins.
+_PROSE_DISCOUNT = 0.9
+# "X应当…" says what a body shall do, which is weaker still: everyone in a law "应当" something.
+_WEAK_PROSE_DISCOUNT = 0.7
+_DUTY_MATCH_BONUS = 0.1
+_DUTY_MISMATCH_PENALTY = 0.1
+
+
+# Specific duties a question can ask about ("归哪个部门主管", "由谁统一领导", "由哪一级政府制发");
+# 负责/牵头/管理 say only that someone is in charge and select nothing.
+_SPECIFIC_DUTY = re.compile(
+    r"主管|统一领导|领导|制定|制发|认定|确认|确定|核定|审批|审核|审查|批准|核发|颁发|发放|办理|受理|查处|征收|收取"
+    r"|决定|指定|公布|发布|备案|编制|拟定|组织实施|监督|协调|指导"
+)
+
+
+def _asked_duty(question: str, duties: list[str]) -> set[str]:
+    """The specific duties the question names that some candidate body is given in the passages."""
+    asked = set(_SPECIFIC_DUTY.findall(re.sub(r"\s", "", question)))
+    return {d for d in asked if any(d in duty for duty in duties)}
+
+
+def _duty_adjustment(asked: set[str], duty: str) -> float:
+    """The question's verb names the kind of responsibility (主管, 统一领导, 制定, 认定): a body given
+    that very duty answers it; one given another duty in the same topic ("负责查处…") does not."""
+    if not asked:
+        return 0.0
+    return _DUTY_MATCH_BONUS if any(d in duty for d in asked) else -_DUTY_MISMATCH_PENALTY
 
 
 def _unit_answer_text(ann: UnitAnnotation, role: str, plural: bool) -> tuple[str | None, list[str], str]:
@@ -291,18 +360,25 @@ def _answer_lead(question: str, passages: list[Passage], top: list[int]) -> Answ
     candidates = []  # (score, passage index, annotation, exact, span score)
     per_passage: dict[int, list[tuple[float, UnitAnnotation]]] = {}
     annotated = {i: find_unit_annotations(passages[i].text, passages[i].kind) for i in top}
-    span_texts = [passages[i].text[a.start:a.end] for i in top for a in annotated[i]]
+    prose = {i: find_prose_responsibilities(passages[i].text) if passages[i].kind != "table_row" else []
+             for i in top}
+    span_texts = [passages[i].text[a.start:a.end] for i in top for a in annotated[i] + prose[i]]
+    asked_duty = _asked_duty(question, [a.duty for i in top for a in prose[i]])
     weights = _rarity_weights(q, span_texts + [passages[i].text for i in top])
     for rank, i in enumerate(top):
         text = passages[i].text
         anns = annotated[i]
-        if not anns:
+        if not anns and not prose[i]:
             continue
         scored = []
         ctx = _context(passages[i])
         for ann in anns:
             s = _span_score(q, text, ann.start, ann.end, ctx, weights)
             scored.append((s, ann))
+        for ann in prose[i]:
+            s = _span_score(q, text, ann.start, ann.end, ctx, weights)
+            s *= _PROSE_DISCOUNT if ann.lead_explicit else _WEAK_PROSE_DISCOUNT
+            scored.append((s + _duty_adjustment(asked_duty, ann.duty), ann))
         # Sentences not covered by any marking: attribute them to the nearest marking (weakly).
         for a, b in _clauses(text, _SENT_SPLIT):
             if any(ann.start <= a < ann.end or ann.marker_start <= a < ann.marker_end for ann in anns):
@@ -328,7 +404,8 @@ def _answer_lead(question: str, passages: list[Passage], top: list[int]) -> Answ
     text, units, used_role = _unit_answer_text(ann, role, plural)
     certainty = _STYLE_CERTAINTY.get(ann.style, 0.6)
     if not ann.lead_explicit:
-        certainty -= 0.1 if ann.style == "table" else 0.05
+        # "X应当…" in prose says what a body does, not that it is in charge
+        certainty = 0.6 if ann.style == "prose" else certainty - (0.1 if ann.style == "table" else 0.05)
     if not exact or ann.end <= ann.start:
         certainty *= 0.5  # the marking does not close the matched text (fragment / nearest fallback)
     if used_role != role and role != "lead":
@@ -374,13 +451,71 @@ def _deadline_clauses(p: Passage) -> list[tuple[int, int, str]]:
     return out
 
 
+def _asked_measures(question: str) -> tuple[str, ...]:
+    """The measures a figure question asks for (with their synonyms), or () when it names none."""
+    if _MONEY_Q.search(question):
+        return ("元",)
+    if _DURATION_Q.search(question):
+        return _TIME_MEASURES
+    m = _Q_MEASURE.search(question)
+    if not m:
+        return ()
+    same = next((group for group in _SAME_MEASURE if m.group(1) in group), {m.group(1)})
+    return tuple(sorted(same, key=len, reverse=True))
+
+
+def _has_measure(clause: str, measures: tuple[str, ...], money: bool) -> bool:
+    if money:
+        return bool(MONEY_FIGURE.search(clause))
+    alts = "|".join(re.escape(m) for m in measures)
+    return bool(re.search(rf"(?:\d|[{_CN_NUM}])\s*(?:[余多]?\s*)?(?:{alts})", clause))
+
+
+def _opens_list(text: str, colon: int) -> bool:
+    """Whether the "：" at `colon` introduces a list ("按照下列标准执行：A；B；C", or items on the lines
+    below), rather than a short label ("完成时限：4月底")."""
+    start = max(text.rfind(c, 0, colon) for c in "。\n") + 1
+    if len(_norm(text[start:colon])) < 6:
+        return False
+    rest = text[colon + 1:]
+    line_end = rest.find("\n")
+    return line_end == 0 or rest[: line_end if line_end >= 0 else len(rest)].count("；") >= 1
+
+
+def _lead_in(text: str, pos: int) -> str:
+    """The sentence that introduces the list the text at `pos` belongs to, or "".
+
+    Legal text states a rule once and lists its cases: "从第三个月起按照下列标准发给病假期间工资：\n(一)工作
+    年限不满十年的，发给本人工资的百分之九十；" — each item is read with its lead-in, and the lead-in is shared
+    by all items, so what tells them apart (不满十年, 山区) decides."""
+    colon = text.rfind("：", 0, pos)
+    if colon < 0 or not _opens_list(text, colon):
+        return ""
+    # A lead-in ending its line governs the lines below it (the article's items); one followed by
+    # "A；B；C" on the same line governs that sentence only.
+    if not text[colon + 1:].startswith("\n") and "。" in text[colon:pos]:
+        return ""
+    start = max(text.rfind(c, 0, colon) for c in "。\n") + 1
+    return text[start:colon]
+
+
+def _figure_clauses(text: str) -> list[tuple[int, int]]:
+    """Clauses (split at ，；。 and newlines), a list's lead-in split off its first item."""
+    out = []
+    for a, b in _clauses(text):
+        colon = text.find("：", a, b)
+        if colon > a and _opens_list(text, colon) and colon + 1 < b:
+            out += [(a, colon), (colon + 1, b)]
+        else:
+            out.append((a, b))
+    return out
+
+
 def _figure_answer(question: str, qtype: str, passages: list[Passage], top: list[int]) -> Answer | None:
     q = _question_terms(question)
     pattern = _DATE if qtype == "date" else _NUMBER
-    m_measure = _Q_MEASURE.search(question)
-    measure = m_measure.group(1) if m_measure else None
-    if _MONEY_Q.search(question):
-        measure = "元"
+    measures = _asked_measures(question) if qtype == "number" else ()
+    money = measures == ("元",)
     percent = bool(_PERCENT_Q.search(question)) and qtype == "number"
     all_texts = [passages[i].text for i in top]
     clause_texts = [passages[i].text[a:b] for i in top for a, b in _clauses(passages[i].text)]
@@ -391,8 +526,7 @@ def _figure_answer(question: str, qtype: str, passages: list[Passage], top: list
         text = _mask_markings(p)
         sentences = _clauses(text, _SENT_SPLIT)
         deadlines = {(a, b): ctx for a, b, ctx in _deadline_clauses(p)}
-        clauses = _clauses(text)
-        for a, b in clauses:
+        for a, b in _figure_clauses(text):
             clause = text[a:b]
             found = [m for m in pattern.finditer(clause) if m.group(0).strip()]
             if qtype == "number":
@@ -405,11 +539,13 @@ def _figure_answer(question: str, qtype: str, passages: list[Passage], top: list
             for (da, db), ctx in deadlines.items():
                 if da <= a and b <= db:
                     context = ctx  # a deadline line is about the item above it
+            if p.kind != "table_row":
+                context = _lead_in(text, a) + "\n" + context
             s = 0.5 * _coverage(q, clause, weights) + 0.5 * _coverage(q, context, weights)
             bonus = 0.0
-            if measure and re.search(rf"(?:\d|[{_CN_NUM}])\s*(?:[余多]?\s*)?{re.escape(measure)}", clause):
+            if measures and _has_measure(clause, measures, money):
                 bonus = 0.15
-            if percent and re.search(r"[%％]|百分之", clause):
+            if percent and (re.search(r"[%％]|分之", clause)):
                 bonus = 0.15
             if qtype == "date" and any(k in clause for k in ("时限", "截止", "完成", "前")):
                 bonus += 0.05
@@ -425,8 +561,8 @@ def _figure_answer(question: str, qtype: str, passages: list[Passage], top: list
     return Answer(
         answer=answer, answer_type=qtype, lead_units=[], supporting_units=[],
         confidence=_confidence(certainty, s, retrieval), support=[i],
-        features={"clause_overlap": round(s, 4), "measure_match": bool(bonus), "measure_asked": bool(measure or percent),
-                  "clause_span": [a, b], **retrieval},
+        features={"clause_overlap": round(s, 4), "measure_match": bool(bonus),
+                  "measure_asked": bool(measures or percent), "clause_span": [a, b], **retrieval},
     )
 
 
@@ -471,7 +607,18 @@ def _answer_document(question: str, passages: list[Passage], top: list[int]) -> 
     match = 1.0 if number_hit else max(title_cov, content_cov)
     answer, support, certainty = None, [idxs[0]], 0.9
 
-    if re.search(r"文号|发文字号|字号", qn) and not asked_number:
+    event = _LAW_EVENT.search(qn)
+    event_date = _event_date(event.group(0), passages, idxs) if event else None
+    if _DECREE_Q.search(qn):
+        decree = _decree_number(qn, passages, idxs)
+        if decree:
+            answer, support = decree[1], [decree[0]]
+            features["decree_in_text"] = True
+    elif event_date and (event.group(0) != "发布" or not p.doc_number):
+        # a law's own dates are in its text; the metadata date is one of them (often the last revision)
+        answer, support = event_date[1], [event_date[0]]
+        features["event_date_in_text"] = event.group(0)
+    elif re.search(r"文号|发文字号|字号", qn) and not asked_number:
         cited = _cited_doc_number(question, passages)
         if cited and (re.search(r"依据|根据|引用|按照|落实", qn) or not p.doc_number or cited[0] > title_cov + 0.15):
             _, j, number = cited
@@ -502,6 +649,44 @@ def _answer_document(question: str, passages: list[Passage], top: list[int]) -> 
     )
 
 
+def _decree_number(qn: str, passages: list[Passage], idxs: list[int]) -> tuple[int, str] | None:
+    """(passage, 令号) printed in the document's own passages; the one on the line of the asked event
+    (发布 / 公布 / 修订) when the header lists several."""
+    event = _LAW_EVENT.search(qn) or re.search(r"修订|修正", qn)
+    found = []
+    for j in idxs:
+        text = passages[j].text
+        for m in _DECREE_NUMBER.finditer(text):
+            line_end = text.find("\n", m.end())
+            line = text[text.rfind("\n", 0, m.start()) + 1: len(text) if line_end < 0 else line_end]
+            found.append((bool(event and event.group(0) in line), -len(found), j, re.sub(r"\s", "", m.group(0))))
+    if not found:
+        return None
+    _, _, j, number = max(found)
+    return j, number
+
+
+# "自2017年12月1日起施行" / a header line "2017年12月1日 施行" / "…通过".
+_EVENT_DATE = r"(\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|[〇零一二三四五六七八九]{4}年[〇零一二三四五六七八九十]{1,2}月[〇零一二三四五六七八九十]{1,3}日)"
+
+
+def _event_date(event: str, passages: list[Passage], idxs: list[int]) -> tuple[int, str] | None:
+    """(passage, date as printed) of the asked event of a law, from its final article or its header."""
+    patterns = [rf"自{_EVENT_DATE}起{event}", rf"(?:^|\n)\s*{_EVENT_DATE}[^\n。]{{0,40}}?{event}"]
+    for pattern in patterns:
+        for j in idxs:
+            m = re.search(pattern, passages[j].text)
+            if m:
+                return j, re.sub(r"\s", "", m.group(1))
+    if event in ("施行", "生效"):
+        # "本条例自公布之日起施行": in force from the day it was published
+        for j in idxs:
+            if re.search(rf"自(?:公布|发布)之日起{event}", passages[j].text):
+                published = _event_date("公布", passages, idxs) or _event_date("发布", passages, idxs)
+                return published
+    return None
+
+
 def _cited_doc_number(question: str, passages: list[Passage]) -> tuple[float, int, str] | None:
     """A 文号 cited in passage text ("《…》（全爱卫办〔2021〕2号）") whose context matches the question."""
     q = _question_terms(question)
@@ -522,26 +707,68 @@ def _cited_doc_number(question: str, passages: list[Passage]) -> tuple[float, in
 # --- passages --------------------------------------------------------------------------------------
 
 
+# Yes/no questions: "…要收费吗？", "是否需要…", "能不能…".
+_YES_NO_Q = re.compile(r"[吗么][？?\s]*$|是否|要不要|能不能|可不可以|会不会|用不用|需不需要|是不是|可否|能否")
+# What a rule says about a yes/no question: it is forbidden, required, allowed or unnecessary.
+_POLARITY = re.compile(r"不得|禁止|严禁|必须|可以|不必|无须|无需|不需要|不予|有权|停止|暂停|应当停|免予")
+# Whether something costs money is said with words of their own: "无偿为公众兑换", "免费提供", "不得收取".
+_COST_Q = re.compile(r"收费|费用|付费|交费|缴费|花钱|要钱|收钱|免费")
+_COST_POLARITY = re.compile(r"无偿|免费|免收|免交|免缴|不收取|不得收取|不收费|收取[^，。；]{0,6}费|按照[^，。；]{0,10}收费")
+
+
+def is_yes_no(question: str) -> bool:
+    return bool(_YES_NO_Q.search(re.sub(r"\s", "", question)))
+
+
+def _polarity_bonus(question: str, sentence: str) -> float:
+    """A yes/no question is answered by what the rule allows, requires or forbids; a question about cost
+    by a rule that says free or charged (a direct answer, so it weighs more)."""
+    if _COST_Q.search(question):
+        return _COST_BONUS if _COST_POLARITY.search(sentence) else 0.0
+    return _POLARITY_BONUS if _POLARITY.search(sentence) else 0.0
+
+
+def _line_of(text: str, a: int, b: int) -> tuple[int, int]:
+    """The line (in legal text: the 款) holding text[a:b]."""
+    start = text.rfind("\n", 0, a) + 1
+    end = text.find("\n", b)
+    return _trim(text, start, len(text) if end < 0 else end)
+
+
 def _answer_passage(question: str, passages: list[Passage], top: list[int], qtype: str = "passage") -> Answer:
     q = _question_terms(question)
+    yes_no = qtype == "passage" and is_yes_no(question)
     best = None
     for rank, i in enumerate(top):
         text = passages[i].text
         ctx = _context(passages[i])
         for a, b in _clauses(text, _SENT_SPLIT):
-            s = _span_score(q, text, a, b, ctx, None)
+            if text[b:b + 1] == "：" and _opens_list(text, b):
+                continue  # a list's lead-in says what the items are about; it answers nothing itself
+            s = _span_score(q, text, a, b, ctx + "\n" + _lead_in(text, a), None)
             score = s - _rank_penalty(rank)
+            score += _polarity_bonus(question, text[a:b]) if yes_no else 0.0
             if best is None or score > best[0]:
                 best = (score, i, a, b, s)
     if best is None:
         return Answer(None, "passage", [], [], 0.0, [], {"clause_overlap": 0.0})
     _, i, a, b, s = best
+    text = passages[i].text
+    if yes_no:
+        la, lb = _line_of(text, a, b)
+        if lb - la <= _YES_NO_LINE_MAX:  # the whole provision, with its exceptions ("…应当停课。…不必到校")
+            a, b = la, lb
     retrieval = _retrieval_support(passages, i)
     return Answer(
-        answer=passages[i].text[a:b].strip(), answer_type="passage", lead_units=[], supporting_units=[],
+        answer=text[a:b].strip(), answer_type="passage", lead_units=[], supporting_units=[],
         confidence=_confidence(0.6 if qtype == "passage" else 0.35, s, retrieval), support=[i],
-        features={"clause_overlap": round(s, 4), "intended_type": qtype, **retrieval},
+        features={"clause_overlap": round(s, 4), "intended_type": qtype, "yes_no": yes_no, **retrieval},
     )
+
+
+_POLARITY_BONUS = 0.1
+_COST_BONUS = 0.15
+_YES_NO_LINE_MAX = 100
 
 
 # --- entry point -----------------------------------------------------------------------------------

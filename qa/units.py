@@ -16,6 +16,10 @@ annotation records the *task span* it belongs to, so that a question can be matc
 * ``fragment`` — the remains of an annotation cut by a page break: a passage that opens with
   "单位：商务和投资促进局、…）" (closing half) or ends with "（牵头单位：农业农村局；配合" (opening half).
 
+* ``prose`` — laws and regulations name the responsible body in the sentence itself ("由X负责",
+  "X统一领导…", "X是…的主管部门"); `find_prose_responsibilities` finds those separately (they are not
+  markings, and `find_unit_annotations` does not return them).
+
 Roles: ``lead`` (牵头; for "X负责" with no 牵头 marker the responsible units lead), ``responsible`` (责任),
 ``cooperating`` (配合/协办). ``supporting`` = responsible + cooperating units that are not leads.
 All functions are pure and work on character offsets into the text they are given.
@@ -76,6 +80,7 @@ class UnitAnnotation:
     aliases: dict[str, list[str]] = field(default_factory=dict)  # "市农业农村局" -> ["乡村振兴局"]
     fields: dict[str, tuple[int, int]] = field(default_factory=dict)  # other label lines: 完成时限 -> span
     role_texts: dict[str, str] = field(default_factory=dict)  # "lead"/"responsible"/"cooperating" -> as written
+    duty: str = ""  # prose only: the verb that makes the body responsible ("主管", "制定", "统一领导")
 
 
 @dataclass
@@ -520,7 +525,7 @@ def _sentence_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _prose_annotation(text: str, s_start: int, s_end: int, x_start: int, x_end: int, explicit: bool,
-                      style: str = "prose") -> UnitAnnotation | None:
+                      duty: str) -> UnitAnnotation | None:
     name = text[x_start:x_end]
     # A body named with a clause inside it ("…的，由…") or an enumeration of tasks is not a name.
     if not name or len(name) > 40 or re.search(r"[，。；;：:]", name):
@@ -530,10 +535,12 @@ def _prose_annotation(text: str, s_start: int, s_end: int, x_start: int, x_end: 
     roles.lead_explicit = explicit
     after = text[x_end:s_end]
     m = _COOPERATING.match(after)
-    if m:  # "X会同有关单位制定": X leads, the others cooperate
+    if m:  # "X会同有关单位制定": X leads, the others cooperate; the duty is what follows them
         roles.cooperating = [m.group(1)]
         roles.texts["cooperating"] = [m.group(1)]
-    ann = _finish(roles, text, style, s_start, s_end, x_start, x_end)
+        duty = re.split(r"[，,。；;]", after[m.end():], maxsplit=1)[0][:8] or duty
+    ann = _finish(roles, text, "prose", s_start, s_end, x_start, x_end)
+    ann.duty = duty
     return ann
 
 
@@ -549,15 +556,20 @@ def find_prose_responsibilities(text: str) -> list[UnitAnnotation]:
         ann = None
         m = _BODY_BY.search(sentence)
         if m:
-            ann = _prose_annotation(text, s, e, s + m.start(1), s + m.end(1), True)
+            # "由X负责认定并公布": the duty is the rest of the clause after X (short in this form)
+            duty = re.split(r"[，,。；;]", sentence[m.end(1):], maxsplit=1)[0][:8]
+            ann = _prose_annotation(text, s, e, s + m.start(1), s + m.end(1), True, duty)
         if ann is None:
             head = _CLAUSE_HEAD.match(sentence).end()
             m = _BODY_SUBJECT.match(sentence, head)  # only the sentence's subject, not a body named later
             rest = sentence[m.end():] if m else ""
-            if m and (_IS_AUTHORITY.match(rest) or re.match(_DUTY_VERB, rest)):
-                strong = bool(_IS_AUTHORITY.match(rest) or _STRONG_DUTY.match(rest)
+            authority, verb = (_IS_AUTHORITY.match(rest), re.match(_DUTY_VERB, rest)) if m else (None, None)
+            if authority or verb:
+                strong = bool(authority or _STRONG_DUTY.match(rest)
                               or re.match(r"^(?:按照|依照|根据)[^，。；]{0,12}?(?:职责|分工)[^，。；]{0,6}?负责", rest))
-                ann = _prose_annotation(text, s, e, s + m.start(1), s + m.end(1), strong)
+                # the duty is the verb itself ("统一领导"), or the kind of authority ("主管部门")
+                duty = authority.group(0)[-4:] if authority else verb.group(0)
+                ann = _prose_annotation(text, s, e, s + m.start(1), s + m.end(1), strong, duty)
         if ann is not None:
             found.append(ann)
     return found

@@ -340,3 +340,101 @@ def test_never_abstains_by_itself_but_handles_no_passages():
     a = answer_question("与文本无关的问题是什么？", [P(WATER_PLAN, 1.0, DOC_23)])
     assert a.answer is not None and a.confidence < 0.5
     assert "clause_overlap" in a.features
+
+
+# --- laws and regulations (real snippets of laws-sample; questions written for these tests) -----------------
+
+LAW = dict(doc_title="国务院关于国家行政机关和企业事业单位社会团体印章管理的规定", doc_number=None,
+           issuer="国务院", date="1999-10-31")
+WALL = dict(doc_title="长城保护条例", doc_number=None, issuer="中华人民共和国国务院", date="2006-10-11")
+SHANWEI = dict(doc_title="汕尾市农村建房条例", doc_number=None, issuer="汕尾市人民代表大会常务委员会", date="2022-11-30")
+HEAT = dict(doc_title="山东省供热条例", doc_number=None, issuer="山东省人民代表大会常务委员会", date="2021-12-03")
+DONGYING = dict(doc_title="东营市黄河三角洲生态保护与修复条例", doc_number=None, issuer="东营市人民代表大会常务委员会",
+                date="2019-11-29")
+NGO = dict(doc_title="民办非企业单位登记管理暂行条例", doc_number=None, issuer="中华人民共和国国务院", date="1998-10-25")
+PATENT = dict(doc_title="专利代理条例", doc_number=None, issuer="中华人民共和国国务院", date="2018-11-06")
+RED = dict(doc_title="上海市红色资源传承弘扬和保护利用条例", doc_number=None, issuer="上海市人民代表大会常务委员会",
+           date="2021-05-21")
+
+# 无人驾驶航空器飞行管理暂行条例 第四条
+DRONES_ART_4 = (
+    "第四条 国家空中交通管理领导机构统一领导全国无人驾驶航空器飞行管理工作，组织协调解决无人驾驶航空器管理工作中的"
+    "重大问题。\n国务院民用航空、公安、工业和信息化、市场监督管理等部门按照职责分工负责全国无人驾驶航空器有关管理工作。\n"
+    "县级以上地方人民政府及其有关部门按照职责分工负责本行政区域内无人驾驶航空器有关管理工作。"
+)
+SEAL_9 = ("九、自治州、市、县级(县、自治县、县级市、旗、自治旗、特区、林区，下同)和市辖区人民政府的印章，直径4.5厘米，"
+          "中央刊国徽，国徽外刊机关名称，自左而右环行(图九)，由省、自治区、直辖市人民政府制发。")
+SEAL_10 = ("十、地区(盟)行政公署的印章，直径4.5厘米，中央刊五角星，五角星外刊机关名称，自左而右环行(图十)，"
+           "由省、自治区人民政府制发。")
+
+
+def test_lead_unit_from_a_body_named_in_running_text():
+    passages = [P(SEAL_10, 0.8, LAW), P(SEAL_9, 0.7, LAW)]
+    a = answer_question("地区行政公署的印章由谁制发？", passages)
+    assert a.answer_type == "lead_unit" and a.answer == "省、自治区人民政府" and a.support == [0]
+    assert a.features["marker_style"] == "prose"
+    assert_cited(a, passages)
+    b = answer_question("无人驾驶航空器在本行政区域内的有关管理工作由谁负责？",
+                        [P(DRONES_ART_4, 0.9, LAW)])
+    assert b.answer == "县级以上地方人民政府及其有关部门"
+
+
+def test_the_duty_asked_selects_the_body():
+    # Both bodies deal with 长城段落; only one is given the duty the question names (认定).
+    text = ("第二条 本条例所称长城，包括长城的墙体、城堡、关隘、烽火台、敌楼等。\n受本条例保护的长城段落，由国务院文物主管部门"
+            "认定并公布。\n长城所在地县级人民政府负责长城段落的日常巡查工作。")
+    a = answer_question("受保护的长城段落由哪个部门认定？", [P(text, 0.9, WALL)])
+    assert a.answer == "国务院文物主管部门"
+
+
+def test_list_items_are_read_with_their_lead_in():
+    text = ("第十三条 本市新批准农村宅基地的面积按照下列标准执行：平原地区和城市郊区每户不超过80平方米；丘陵地区每户不超过"
+            "120平方米；山区每户不超过150平方米。")
+    a = answer_question("丘陵地区新批宅基地每户最多能有多少平方米？", [P(text, 0.9, SHANWEI)])
+    assert a.answer_type == "number" and a.answer == "丘陵地区每户不超过120平方米"
+
+
+def test_figures_in_chinese_numerals_and_synonym_measures():
+    text = ("第三十条 未经供热主管部门批准，供热企业不得擅自停业。确需停业的，应当在当年采暖供热期开始六个月前向供热主管部门"
+            "提出申请，供热主管部门应当自收到申请之日起二十日内作出是否批准的决定。")
+    a = answer_question("供热企业确需停业，要在供暖期开始前几个月提出申请？", [P(text, 0.9, HEAT)])
+    assert "六个月" in a.answer and a.features["measure_match"]
+    b = answer_question("供热主管部门收到停业申请后，要在多少天内作出决定？", [P(text, 0.9, HEAT)])
+    assert "二十日内" in b.answer and b.features["measure_match"]  # 天 is answered by 日
+
+
+def test_a_fine_fixed_as_a_multiple_answers_a_money_question():
+    text = ("第五十九条 违反本条例规定，进行开垦、采石、采砂、采土或者其他活动，造成柽柳林木毁坏的，由自然资源和规划部门责令"
+            "停止违法行为，限期在原地或者异地补种毁坏株数二倍以上三倍以下的树木，可以处毁坏林木价值三倍以上五倍以下的罚款")
+    a = answer_question("毁坏柽柳林木的，罚款是多少？", [P(text, 0.9, DONGYING)])
+    assert a.answer_type == "number" and "三倍以上五倍以下" in a.answer
+    assert a.features["measure_match"]
+
+
+def test_decree_number_and_dates_of_a_law_from_its_header():
+    ngo = ("民办非企业单位登记管理暂行条例\n1998年9月25日 国务院第8次常务会议通过\n"
+           "1998年10月25日 中华人民共和国国务院令第251号发布")
+    patent = ("专利代理条例\n1991年3月4日 中华人民共和国国务院令第76号发布\n2018年9月6日 国务院第23次常务会议修订通过\n"
+              "2018年11月6日 中华人民共和国国务院令第706号公布\n2019年3月1日 施行")
+    assert classify_question("民办非企业单位登记管理暂行条例的令号是多少？") == "document"
+    a = answer_question("民办非企业单位登记管理暂行条例的令号是多少？", [P(ngo, 0.9, NGO), P(patent, 0.5, PATENT)])
+    assert a.answer == "中华人民共和国国务院令第251号" and a.support == [0]
+    b = answer_question("民办非企业单位登记管理暂行条例是哪天通过的？", [P(ngo, 0.9, NGO)])
+    assert b.answer_type == "document" and b.answer == "1998年9月25日"
+    c = answer_question("专利代理条例修订后是以第几号令公布的？", [P(patent, 0.9, PATENT)])
+    assert c.answer == "中华人民共和国国务院令第706号"  # the line of the event asked, not the first 令
+    d = answer_question("专利代理条例从什么时候起施行？", [P(patent, 0.9, PATENT)])
+    assert d.answer == "2019年3月1日"  # not the metadata date (公布)
+    last = "第三十一条 本条例自2017年12月1日起施行。"
+    e = answer_question("楼堂馆所条例什么时候生效？", [P(last.replace("施行", "生效"), 0.9, PATENT)])
+    assert e.answer == "2017年12月1日"
+
+
+def test_yes_no_question_is_answered_with_the_rule():
+    text = ("第二十五条 具备开放条件的红色旧址、遗址、纪念设施或者场所，应当按照国家有关规定，免费或者优惠向社会公众开放。\n"
+            "红色旧址、遗址、纪念设施或者场所开放或者服务项目收取费用的，应当对未成年人、成年学生、教师、老年人、残疾人、"
+            "军人和消防救援人员等实施免费或者其他优惠。")
+    a = answer_question("学生去参观红色纪念设施要收费吗？", [P(text, 0.9, RED)])
+    assert a.answer_type == "passage" and a.features["yes_no"]
+    assert "免费" in a.answer
+    assert classify_question("学生去参观红色纪念设施要收费吗？") == "passage"

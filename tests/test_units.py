@@ -200,3 +200,66 @@ def test_split_unit_list_keeps_bracketed_names_whole():
     assert aliases["市社区服务中心"] == ["紫薇社区服务站", "北苑社区服务站"]
     names, _ = split_unit_list("各镇、街道、农林场，市直各部门及人民团体，驻青区属、吴属单位")
     assert names == ["各镇", "街道", "农林场", "市直各部门及人民团体", "驻青区属", "吴属单位"]
+
+
+# --- responsibility in running text: real snippets of the laws corpus (laws-sample) -------------------
+
+from qa.units import find_prose_responsibilities  # noqa: E402
+
+# 无人驾驶航空器飞行管理暂行条例 第四条: one body per paragraph, each the subject of its sentence.
+DRONES_ART_4 = (
+    "第四条 国家空中交通管理领导机构统一领导全国无人驾驶航空器飞行管理工作，组织协调解决无人驾驶航空器管理工作中的"
+    "重大问题。\n国务院民用航空、公安、工业和信息化、市场监督管理等部门按照职责分工负责全国无人驾驶航空器有关管理工作。\n"
+    "县级以上地方人民政府及其有关部门按照职责分工负责本行政区域内无人驾驶航空器有关管理工作。"
+)
+
+
+def test_prose_subject_bodies_of_a_law_article():
+    anns = find_prose_responsibilities(DRONES_ART_4)
+    assert [a.lead for a in anns] == [
+        ["国家空中交通管理领导机构"],
+        ["国务院民用航空、公安、工业和信息化、市场监督管理等部门"],  # the whole enumeration, not "国务院"
+        ["县级以上地方人民政府及其有关部门"],
+    ]
+    assert all(a.style == "prose" and a.lead_explicit for a in anns)
+    assert anns[0].duty == "统一领导"
+    # the task span is the sentence, so a question is matched to the right body
+    assert DRONES_ART_4[anns[2].start:anns[2].end].endswith("本行政区域内无人驾驶航空器有关管理工作")
+
+
+def test_prose_by_body_takes_the_whole_name_before_the_verb():
+    # 长城保护条例 第二条; 印章管理的规定 十、; 浙江省见义勇为人员奖励和保障条例 第六条
+    wall = "受本条例保护的长城段落，由国务院文物主管部门认定并公布。"
+    seal = ("十、地区(盟)行政公署的印章，直径4.5厘米，中央刊五角星，五角星外刊机关名称，自左而右环行(图十)，"
+            "由省、自治区人民政府制发。")
+    bravery = "第二章 确认\n第六条 见义勇为行为的确认，由行为发生地的公安机关负责。"
+    (w,) = find_prose_responsibilities(wall)
+    assert w.lead == ["国务院文物主管部门"] and w.duty.startswith("认定")  # not "国务院" + "文物主管…"
+    (s,) = find_prose_responsibilities(seal)
+    assert s.lead == ["省、自治区人民政府"] and s.lead_text == "省、自治区人民政府"
+    (b,) = find_prose_responsibilities(bravery)
+    assert b.lead == ["行为发生地的公安机关"]
+
+
+def test_prose_authority_and_cooperating_bodies():
+    # 上海市生活垃圾管理条例 第六条 (district level) and 北京市接诉即办工作条例 第十三条
+    text = ("第六条 区人民政府负责所辖区域内生活垃圾管理工作，并建立相应的综合协调机制。\n"
+            "区绿化市容部门负责所辖区域内生活垃圾管理工作的具体组织、协调、指导和监督。")
+    assert [a.lead for a in find_prose_responsibilities(text)] == [["区人民政府"], ["区绿化市容部门"]]
+    authority = "市绿化市容部门是本市生活垃圾管理的主管部门，负责本市生活垃圾管理工作的组织、协调、指导和监督。"
+    (a,) = find_prose_responsibilities(authority)
+    assert a.lead == ["市绿化市容部门"] and a.lead_explicit and "主管" in a.duty
+    limits = "办理时限由市政务服务部门会同有关部门依据相关法律、法规、规章、政策规定和行业标准确定。"
+    (c,) = find_prose_responsibilities(limits)
+    assert c.lead == ["市政务服务部门"] and c.cooperating == ["有关部门"]
+
+
+def test_prose_weak_duties_and_non_bodies():
+    (weak,) = find_prose_responsibilities("第五条 市人民政府应当加强对本市生活垃圾管理工作的领导。")
+    assert weak.lead == ["市人民政府"] and not weak.lead_explicit  # "应当" says what it does, not who leads
+    # gazette prose: "加强组织领导" names no body; the office "在市教育局" is not a duty sentence
+    prose = ("(一) 加强组织领导，统筹推进各项工作。领导小组下设办公室在市教育局，教育局长任办公室主任，负责统筹推进义务教育"
+             "优质均衡发展工作。")
+    assert find_prose_responsibilities(prose) == []
+    # markings are found by find_unit_annotations only; prose does not change them
+    assert _leads(ITEM_9) == [["市人力资源和社会保障局"], ["市民政局", "妇联"], ["市残联"]]
