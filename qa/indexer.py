@@ -258,7 +258,7 @@ def indexed_files(index_dir: Path) -> tuple[list[tuple[Path, str]], set[str]]:
 
 
 def add_to_index(paths: Sequence[Path], index_dir: Path, embedder: Embedder | None,
-                 progress: bool = True) -> BuildReport:
+                 progress: bool = True, vector_index: str = "auto") -> BuildReport:
     """Add (or replace) files: a new build from the indexed files plus these; only the new or
     changed chunks are embedded."""
     files, excluded = indexed_files(index_dir)
@@ -270,11 +270,11 @@ def add_to_index(paths: Sequence[Path], index_dir: Path, embedder: Embedder | No
     taken = {src for _, src in kept}
     # two files may share a name in different folders: keep the source names distinct
     renamed = [(p, src if src not in taken else f"{p.parent.name}/{src}") for p, src in new]
-    return build_index([], index_dir, embedder, progress, files=kept + renamed, exclude_docs=excluded)
+    return build_index([], index_dir, embedder, progress, vector_index, files=kept + renamed, exclude_docs=excluded)
 
 
 def remove_from_index(doc_id: str, index_dir: Path, embedder: Embedder | None,
-                      progress: bool = True) -> BuildReport:
+                      progress: bool = True, vector_index: str = "auto") -> BuildReport:
     """Remove one document. A file that held only that document leaves the index; from a file with
     several (a gazette issue) the document is excluded and stays excluded in later rebuilds."""
     path = current_build(index_dir)
@@ -292,4 +292,4 @@ def remove_from_index(doc_id: str, index_dir: Path, embedder: Embedder | None,
         files = [(p, src) for p, src in files if src != doc["source"]]
     if not files:
         raise ValueError("that is the last document of the index; build a new index instead")
-    return build_index([], index_dir, embedder, progress, files=files, exclude_docs=excluded)
+    return build_index([], index_dir, embedder, progress, vector_index, files=files, exclude_docs=excluded)

@@ -86,6 +86,7 @@ class Segmenter:
         self.domain_terms = sorted(set(domain_terms))
         self._jieba = jieba.Tokenizer()
         self._jieba.initialize()
+        self._cached_words = lru_cache(maxsize=8192)(lambda text: tuple(self.words(text)))
         for term in self.domain_terms:
             # high frequency so jieba prefers the whole name over its parts
             self._jieba.add_word(term, freq=max(1000, 200 * len(term)))
@@ -100,7 +101,8 @@ class Segmenter:
         return out
 
     def tokenize(self, text: str) -> list[str]:
-        return self.words(text)
+        # passages are re-tokenised per question by the answerability check: cache recent ones
+        return list(self._cached_words(text))
 
     def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:
         return [self.tokenize(t) for t in texts]

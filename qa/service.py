@@ -68,7 +68,7 @@ class QAService:
     def build(self, corpus: list[Path] | None = None, progress: bool = True) -> BuildReport:
         with self._build_lock:
             report = build_index(corpus or [self.settings.corpus_dir], self.settings.index_dir, self.embedder,
-                                 progress=progress)
+                                 progress=progress, vector_index=self.settings.vector_index)
             self.reload(force=True)
         return report
 
@@ -113,7 +113,8 @@ class QAService:
         from .indexer import add_to_index
 
         with self._build_lock:
-            report = add_to_index(paths, self.settings.index_dir, self.embedder, progress=progress)
+            report = add_to_index(paths, self.settings.index_dir, self.embedder, progress=progress,
+                                  vector_index=self.settings.vector_index)
             self.reload(force=True)
         return report
 
@@ -121,7 +122,8 @@ class QAService:
         from .indexer import remove_from_index
 
         with self._build_lock:
-            report = remove_from_index(doc_id, self.settings.index_dir, self.embedder, progress=progress)
+            report = remove_from_index(doc_id, self.settings.index_dir, self.embedder, progress=progress,
+                                       vector_index=self.settings.vector_index)
             self.reload(force=True)
         return report
 

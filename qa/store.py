@@ -9,7 +9,8 @@ Layout of an index folder (default `index/`)::
         documents.json            document metadata
         document_texts.json       each document's stretch of its source text (for reading views)
         chunks.jsonl              one chunk per line (text, section, offsets, context)
-        vectors.faiss, vectors.npy  dense vectors (FAISS index; raw rows kept for incremental rebuilds)
+        vectors.faiss, vectors.npy  dense vectors (FAISS: exact up to 200k chunks, IVF above; raw rows kept
+                                  for exact re-scoring of candidates and for incremental rebuilds)
         vector_keys.txt           sha1 of the text each vector was computed from
         tokens.jsonl              the jieba tokens of each chunk, by text hash (reused by rebuilds)
         bm25/                     bm25s index over jieba tokens
@@ -181,20 +182,35 @@ def write_build(path: Path, *, documents: list[Document], chunks: list[Chunk], v
     return manifest
 
 
+FLAT_MAX = 200_000  # exact search is fast enough below this (and exact)
+VECTOR_INDEX_KINDS = ("auto", "flat", "ivf", "hnsw")
+
+
 def make_vector_index(vectors: np.ndarray, kind: str = "auto") -> tuple[faiss.Index, str]:
-    """Exact inner-product search up to 200k vectors (fast enough and exact); HNSW above that."""
+    """Exact inner-product search up to 200k vectors; above that IVF (inverted lists over an HNSW
+    coarse quantiser), which bench/bench_scale.py measured at 1M chunks: build 231 s, query p50
+    0.43 ms, recall@10 0.984 — HNSW32 builds several times slower here at the same query speed."""
     n, dim = vectors.shape
     if kind == "auto":
-        kind = "flat" if n <= 200_000 else "hnsw"
+        kind = "flat" if n <= FLAT_MAX else "ivf"
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if kind == "flat":
         index = faiss.IndexFlatIP(dim)
     elif kind == "hnsw":
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
         index.hnsw.efSearch = 64
+    elif kind == "ivf":
+        # ~4·√n lists, each trained on ≥ 39 rows (FAISS's rule of thumb); nprobe is stored in the file
+        nlist = max(1, min(int(4 * np.sqrt(n)), n // 39))
+        index = faiss.index_factory(dim, f"IVF{nlist}_HNSW32,Flat", faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(0)
+        sample = vectors[rng.choice(n, size=min(n, nlist * 64), replace=False)]
+        index.train(sample)
+        faiss.extract_index_ivf(index).nprobe = min(nlist, 16)
     else:
-        raise ValueError(f"unknown vector index kind {kind!r}: use auto, flat or hnsw")
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        raise ValueError(f"unknown vector index kind {kind!r}: use {', '.join(VECTOR_INDEX_KINDS)}")
+    index.add(vectors)
     return index, kind
 
 

