@@ -215,6 +215,7 @@ def serve(
     host: Annotated[Optional[str], typer.Option(help="address to listen on [default 127.0.0.1]")] = None,
     port: Annotated[Optional[int], typer.Option(help="port [default 8000]")] = None,
     corpus: Annotated[Optional[Path], typer.Option("--corpus", help="corpus folder used when the index must be built")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=32, help="server processes (each loads the index; one per core is a good start)")] = 1,
 ) -> None:
     """Serve the HTTP API (OpenAPI page at /docs); builds the index from the corpus first if none exists."""
     import uvicorn
@@ -233,9 +234,15 @@ def serve(
         service.ensure_index()
     except (IndexError_, EmbedderError, FileNotFoundError, ValueError) as e:
         _fail(str(e))
+    host, port = host or settings.host, port or settings.port
+    if workers > 1:
+        # worker processes build the app from the environment (api.app:app), so pass the settings on
+        os.environ.update({"QA_INDEX_DIR": str(settings.index_dir), "QA_CORPUS_DIR": str(settings.corpus_dir),
+                           "QA_EMBEDDER": settings.embedder, "QA_OMP_THREADS": str(settings.omp_threads)})
+        uvicorn.run("api.app:app", host=host, port=port, workers=workers, log_level="info", access_log=False)
+        return
     application = create_app(service, settings, build_if_missing=False)
-    uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level="info",
-                access_log=False)
+    uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
 
 
 @app.command()
