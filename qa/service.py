@@ -62,7 +62,8 @@ class QAService:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = make_embedder(self.settings.embedder, self.settings.omp_threads)
+            self._embedder = make_embedder(self.settings.embedder, self.settings.omp_threads,
+                                           self.settings.index_threads)
         return self._embedder
 
     def build(self, corpus: list[Path] | None = None, progress: bool = True) -> BuildReport:

