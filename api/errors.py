@@ -32,6 +32,8 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
         return 400, "bad_json", "the request body is not valid JSON"
     if kind in ("model_attributes_type", "dict_type") and not loc:
         return 422, "invalid_request", "the request body must be a JSON object"
+    if kind == "extra_forbidden":
+        return 422, "unknown_field", f"'{field}' is not a field of this request; see /docs"
     if kind == "missing":
         return 422, "missing_field", f"'{field}' is required"
     if field in ("query", "question"):

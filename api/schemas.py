@@ -9,7 +9,9 @@ MAX_QUERY_CHARS = 512
 
 
 class SearchRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"query": "污水处理站建设谁牵头？", "top_k": 5}]})
+    # a misspelt field ("topk") must be an error, not a silently ignored default
+    model_config = ConfigDict(extra="forbid",
+                              json_schema_extra={"examples": [{"query": "污水处理站建设谁牵头？", "top_k": 5}]})
 
     query: StrictStr = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="the question or keywords")
     top_k: StrictInt = Field(5, ge=1, le=50, description="how many passages to return")
@@ -17,7 +19,8 @@ class SearchRequest(BaseModel):
 
 
 class AskRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"question": "防止返贫动态监测由哪个部门牵头？", "top_k": 5}]})
+    model_config = ConfigDict(extra="forbid",
+                              json_schema_extra={"examples": [{"question": "防止返贫动态监测由哪个部门牵头？", "top_k": 5}]})
 
     question: StrictStr = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     top_k: StrictInt = Field(5, ge=1, le=50, description="how many citations to return")

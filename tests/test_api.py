@@ -86,6 +86,8 @@ def test_ask_answers_with_citations(client):
     ("/v1/ask", {"question": "问" * 10_000}, 422, "query_too_long"),
     ("/v1/ask", {"question": None}, 422, "invalid_request"),
     ("/v1/ask", {"question": "谁牵头", "top_k": 51}, 422, "bad_top_k"),
+    ("/v1/search", {"query": "污水", "topk": 3}, 422, "unknown_field"),
+    ("/v1/ask", {"question": "谁牵头", "k": 3}, 422, "unknown_field"),
 ])
 def test_bad_input_gets_a_json_4xx(client, path, payload, status, code):
     r = client.post(path, json=payload)
