@@ -93,7 +93,7 @@ _DOC_ABOUT = re.compile(
 )
 # 令号 as printed in a law's header: "中华人民共和国国务院令第107号发布", "第十二号主席令".
 _DECREE_NUMBER = re.compile(
-    rf"(?:[\u4e00-\u9fa5]{{0,12}}令\s*第\s*[\d〇零一二两三四五六七八九十百千]+\s*号|第\s*[\d〇零一二两三四五六七八九十百千]+\s*号[\u4e00-\u9fa5]{{0,8}}令)"
+    r"(?:[\u4e00-\u9fa5]{0,12}令\s*第\s*[\d〇零一二两三四五六七八九十百千]+\s*号|第\s*[\d〇零一二两三四五六七八九十百千]+\s*号[\u4e00-\u9fa5]{0,8}令)"
 )
 _DECREE_Q = re.compile(r"第几号|令号|几号令|(?:国务院|主席|政府)令|哪号令")
 # The events of a law's life that the text dates: "本条例自2017年12月1日起施行", "2017年8月18日 国务院

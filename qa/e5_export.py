@@ -472,7 +472,6 @@ def build_onnx_model(b: E5Bin, weights: str = "q4"):
     ``com.microsoft.MatMulNBits`` over the bin's own 4-bit blocks with ``accuracy_level=4`` (int8
     activations per 32-block, the scheme e5.c uses); ``"fp32"``: dequantised float MatMul.
     Attention, LayerNorm and GELU use ORT's fused CPU contrib ops."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     if weights not in ("q4", "fp32"):

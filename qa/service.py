@@ -8,8 +8,9 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from .abstention import judge_answer
+from .answers import Answer, Passage, answer_question
 from .chunking import indexed_body
 from .embedders import Embedder, make_embedder
 from .indexer import BuildReport, build_index
@@ -43,7 +44,7 @@ class SearchResult:
 @dataclass
 class AskResult:
     question: str
-    answer: Any  # qa.answers.Answer
+    answer: Answer
     hits: list[Hit]
     took_ms: float
 
@@ -178,14 +179,11 @@ class QAService:
     def ask(self, question: str, top_k: int = 5) -> "AskResult":
         """Answer from the best passages, or abstain (answer None, type 'none') when they do not
         support one. Citations are the retrieved passages either way, so a person can look."""
-        from .abstention import judge_answer
-        from .answers import answer_question
-
         t0 = time.perf_counter()
         question, top_k = self.check_query(question, top_k)
-        _, retriever = self.state
+        index, retriever = self.state  # one state for the whole request, even if a new build lands
         hits, analysis = retriever.search(question, top_k=max(top_k, 10))
-        answer = answer_question(question, self._passages(hits))
+        answer = answer_question(question, _passages(hits, index))
         answer = judge_answer(question, analysis, hits, answer, retriever)
         # the passages the answer was taken from come first among the citations
         used = [hits[i] for i in answer.support if i < len(hits)]
@@ -194,15 +192,15 @@ class QAService:
         answer.support = list(range(len(used)))
         return AskResult(question=question, answer=answer, hits=cited, took_ms=(time.perf_counter() - t0) * 1000)
 
-    def _passages(self, hits: list[Hit]) -> list:
-        from .answers import Passage
 
-        out = []
-        for h in hits:
-            doc = self.index.documents.get(h.chunk.doc_id)
-            # a table row's printed copy follows its labelled rendering; the extractor reads the latter
-            out.append(Passage(text=indexed_body(h.chunk), score=h.score, section=list(h.chunk.section),
-                               doc_title=doc.title if doc else "", doc_number=doc.doc_number if doc else None,
-                               issuer=doc.issuer if doc else None, date=doc.date if doc else None,
-                               kind=h.chunk.kind))
-        return out
+def _passages(hits: list[Hit], index: LoadedIndex) -> list[Passage]:
+    """What the answer extractor reads of each hit: its text and its document's metadata."""
+    out = []
+    for h in hits:
+        doc = index.documents.get(h.chunk.doc_id)
+        # a table row's printed copy follows its labelled rendering; the extractor reads the latter
+        out.append(Passage(text=indexed_body(h.chunk), score=h.score, section=list(h.chunk.section),
+                           doc_title=doc.title if doc else "", doc_number=doc.doc_number if doc else None,
+                           issuer=doc.issuer if doc else None, date=doc.date if doc else None,
+                           kind=h.chunk.kind))
+    return out

@@ -51,7 +51,7 @@ _LEADING_DATE_RE = re.compile(r"^\s*\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\
 # Who adopted or promulgated the text: "广东省第十三届人民代表大会常务委员会第四十七次会议通过",
 # "国务院第18次常务会议通过", "中华人民共和国国务院令第276号公布", "…常务委员会公告第10号公布".
 _ISSUER_RE = re.compile(
-    rf"(?P<who>[^\s\d，。、《》（）()]{{0,30}}?(?:人民代表大会常务委员会|人民代表大会|人民政府|国务院))"
+    r"(?P<who>[^\s\d，。、《》（）()]{0,30}?(?:人民代表大会常务委员会|人民代表大会|人民政府|国务院))"
     r"(?=第|令|公告|常务会议|会议)"
 )
 _FRONT_KEYS = {  # front matter key -> Document field
