@@ -24,7 +24,7 @@ index_app = typer.Typer(help="Build the index, or change it (see subcommands).",
 app.add_typer(index_app, name="index")
 
 IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="index folder [env QA_INDEX_DIR, default index/]")]
-EmbedderOpt = Annotated[Optional[str], typer.Option("--embedder", help="'e5' or 'st:<name-or-path>' [env QA_EMBEDDER]")]
+EmbedderOpt = Annotated[Optional[str], typer.Option("--embedder", help="'e5-onnx' (default), 'e5' or 'st:<name-or-path>' [env QA_EMBEDDER]")]
 
 
 def _settings(index: Path | None = None, embedder: str | None = None) -> Settings:
@@ -93,12 +93,9 @@ def index_add(
     """Add documents to the index; only their chunks are embedded."""
     _setup_logging()
     from .embedders import EmbedderError
-    from .indexer import add_to_index
 
-    settings: Settings = ctx.obj
     try:
-        report = add_to_index(paths, settings.index_dir, _service(settings).embedder, progress=not quiet,
-                              vector_index=settings.vector_index)
+        report = _service(ctx.obj).add_documents(paths, progress=not quiet)
     except (FileNotFoundError, ValueError, EmbedderError) as e:
         _fail(str(e))
     typer.echo(report.summary())
@@ -112,12 +109,8 @@ def index_remove(
 ) -> None:
     """Remove one document from the index."""
     _setup_logging()
-    from .indexer import remove_from_index
-
-    settings: Settings = ctx.obj
     try:
-        report = remove_from_index(doc_id, settings.index_dir, _service(settings).embedder, progress=not quiet,
-                                   vector_index=settings.vector_index)
+        report = _service(ctx.obj).remove_document(doc_id, progress=not quiet)
     except KeyError:
         _fail(f"no document {doc_id!r} in the index; `qa documents` lists them")
     except (FileNotFoundError, ValueError) as e:
