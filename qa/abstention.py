@@ -91,7 +91,7 @@ def judge_answer(question: str, analysis: QueryAnalysis, hits: list[Hit], answer
     2. the question asks for a figure in a given measure (多少公里, 任期几年 → 年; 几天 is answered by 日)
        and no clause of the passages holds a figure in that measure; or it asks for a sum of money
        (收费多少, 罚款多少, 多少经费) and the answer names none — a sum in 元, or a share or multiple of
-       another sum (工资的百分之九十, 一倍以上三倍以下的罚款). A yes/no question ("要收费吗？") asks
+       another sum (工资的百分之八十, 一倍以上三倍以下的罚款). A yes/no question ("要收费吗？") asks
        whether, not how much: it is answered by the rule, with no figure;
     3. the passage the answer came from leaves most of the question's topic terms (IDF-weighted, those
        the corpus knows) uncovered, and no clause of it matches the question well.

@@ -17,13 +17,13 @@ How it works, per intended answer type (`classify_question`):
 * ``number`` / ``date`` — the clause (split at ，；。 and newlines) that holds a figure / date and best
   matches the question, scored on the clause and on its sentence (for a "完成时限：5月底" line, on the
   item it belongs to); a figure with the unit the question asks for (多少公里 → 公里; 几天 → 日/天;
-  多长时间 → any unit of time; a sum of money → 元 or a share/multiple such as 百分之九十, 三倍以上) is
-  preferred. Figures may be Chinese numerals ("三至五棵", "五十元", "三分之二"). A list's lead-in ("按照下列
+  多长时间 → any unit of time; a sum of money → 元 or a share/multiple such as 百分之八十, 两倍以上) is
+  preferred. Figures may be Chinese numerals ("二至三株", "二百元", "三分之二"). A list's lead-in ("按照下列
   标准执行：") is read with each of its items, so what tells the items apart decides.
 * ``document`` — the document (from passage metadata) whose title / 文号 best matches; answer its title,
   文号, date (in the source's own form "2021年5月20日" when a passage shows it) or issuer. A 文号 asked
   of a document the text cites ("依据的…文件文号") is taken from the text. For laws, the 令号
-  ("国务院令第107号") and the dates of 通过/公布/施行 are read from the header or the last article.
+  ("国务院令第N号") and the dates of 通过/公布/施行 are read from the header or the last article.
 * ``passage`` — the best sentence of the best passages. A yes/no question ("…要收费吗？") prefers a
   sentence that says what is allowed, required, forbidden or free, and is answered with its whole line.
 
@@ -91,13 +91,13 @@ _DOC_ABOUT = re.compile(
     r"|(?:哪天|哪一天|什么时候|何时|哪年|几号|哪月|啥时候|什么日期|什么时间)起?(?:开始)?(?:施行|生效|公布|通过)"
     r"|(?:施行|生效|公布|通过)(?:日期|时间)"
 )
-# 令号 as printed in a law's header: "中华人民共和国国务院令第107号发布", "第十二号主席令".
+# 令号 as printed in a law's header: "中华人民共和国国务院令第N号发布", "第十二号主席令".
 _DECREE_NUMBER = re.compile(
     r"(?:[\u4e00-\u9fa5]{0,12}令\s*第\s*[\d〇零一二两三四五六七八九十百千]+\s*号|第\s*[\d〇零一二两三四五六七八九十百千]+\s*号[\u4e00-\u9fa5]{0,8}令)"
 )
 _DECREE_Q = re.compile(r"第几号|令号|几号令|(?:国务院|主席|政府)令|哪号令")
-# The events of a law's life that the text dates: "本条例自2017年12月1日起施行", "2017年8月18日 国务院
-# 第182次常务会议通过", "2017年10月5日 中华人民共和国国务院令第688号公布".
+# The events of a law's life that the text dates: "本条例自YYYY年M月D日起施行", "YYYY年M月D日 国务院
+# 第N次常务会议通过", "YYYY年M月D日 中华人民共和国国务院令第N号公布".
 _LAW_EVENT = re.compile(r"施行|生效|公布|通过|发布")
 _DATE_Q = re.compile(
     r"什么时候|什么时间|何时|哪天|哪一天|哪年|哪一年|几月|几号|几日|啥时候|时限|截止|期限|之前|多久完成|哪个月|哪个季度|起止|到几号"
@@ -116,10 +116,10 @@ _MEASURES = (
     "|个|家|年|名|张|座|所|项|户|次|倍|成|万|亿|元|人|亩|辆|台|处|条|间|件|天|月|日|周|米|吨|头|只|场|部|期|批"
     "|类|级|套|层|份|棵|株|枚|岁|页"
 )
-# A proportion written out: 百分之九十, 三分之二, 千分之五.
+# A proportion written out: 百分之八十, 三分之二, 千分之五.
 _PROPORTION = rf"(?:百分之|千分之|[{_CN_NUM}\d]+分之)[{_CN_NUM}\d.]+"
 # A figure: a proportion, digits (with % etc.), or Chinese numerals only before a measure ("三十日",
-# "五十元", "三至五棵"; "两个", but not "两不愁").
+# "二百元", "二至三株"; "两个", but not "两不愁").
 _NUMBER = re.compile(rf"{_PROPORTION}|\d+(?:\.\d+)?\s*(?:%|％|‰)?|[{_CN_NUM}]+\s*(?:{_MEASURES})")
 _CN_DIGIT = "〇零一二三四五六七八九"
 _DATE = re.compile(
@@ -138,7 +138,7 @@ _SAME_MEASURE = [
 # "多长时间/多久" asks for a duration in any unit of time.
 _DURATION_Q = re.compile(r"多长时间|多久|多少时间|多长(?:的)?期限|期限(?:是)?多长|多长时限")
 _TIME_MEASURES = ("年", "个月", "月", "周", "日", "天", "工作日", "个工作日", "小时", "分钟")
-# A sum of money may be stated as a share or multiple of another sum (工资的百分之九十, 货值金额一倍以上
+# A sum of money may be stated as a share or multiple of another sum (工资的百分之八十, 货值金额一倍以上
 # 三倍以下的罚款): in legal text that is how most fines and benefits are fixed.
 MONEY_FIGURE = re.compile(rf"(?:\d|[{_CN_NUM}])\s*(?:万|亿)?\s*元|{_PROPORTION}|[\d{_CN_NUM}]+\s*倍|\d\s*[%％]")
 # A question about an amount of money wants a figure in 元.
@@ -349,7 +349,7 @@ def _unit_answer_text(ann: UnitAnnotation, role: str, plural: bool) -> tuple[str
             return ann.role_texts.get("responsible"), ann.responsible, "responsible"
         text = ann.lead_text
         if ann.aliases and text and any(k in text for k in ann.aliases):
-            text = "、".join(ann.lead)  # "市农业农村局〈乡村振兴局〉" → "市农业农村局"
+            text = "、".join(ann.lead)  # "市X局〈Y局〉" → "市X局"
         return text or "、".join(ann.lead), ann.lead, "lead"
     units = ann.supporting
     return ann.supporting_text or "、".join(units), units, "supporting"
@@ -434,7 +434,7 @@ def _answer_lead(question: str, passages: list[Passage], top: list[int]) -> Answ
 
 def _mask_markings(p: Passage) -> str:
     """The passage with its inline unit markings blanked out (same length, so offsets still hold):
-    a figure's clause should not carry "（市委政法委牵头）" along."""
+    a figure's clause should not carry "（市X委牵头）" along."""
     text = p.text
     for ann in find_unit_annotations(text, p.kind):
         if ann.style in ("inline", "fragment"):
@@ -485,9 +485,9 @@ def _opens_list(text: str, colon: int) -> bool:
 def _lead_in(text: str, pos: int) -> str:
     """The sentence that introduces the list the text at `pos` belongs to, or "".
 
-    Legal text states a rule once and lists its cases: "从第三个月起按照下列标准发给病假期间工资：\n(一)工作
-    年限不满十年的，发给本人工资的百分之九十；" — each item is read with its lead-in, and the lead-in is shared
-    by all items, so what tells them apart (不满十年, 山区) decides."""
+    Legal text states a rule once and lists its cases: "…按照下列标准执行：\n(一)平原地区每户不超过A平方米；
+    (二)山区每户不超过B平方米" — each item is read with its lead-in, and the lead-in is shared by all
+    items, so what tells them apart (平原, 山区) decides."""
     colon = text.rfind("：", 0, pos)
     if colon < 0 or not _opens_list(text, colon):
         return ""
@@ -666,7 +666,7 @@ def _decree_number(qn: str, passages: list[Passage], idxs: list[int]) -> tuple[i
     return j, number
 
 
-# "自2017年12月1日起施行" / a header line "2017年12月1日 施行" / "…通过".
+# "自YYYY年M月D日起施行" / a header line "YYYY年M月D日 施行" / "…通过".
 _EVENT_DATE = r"(\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|[〇零一二三四五六七八九]{4}年[〇零一二三四五六七八九十]{1,2}月[〇零一二三四五六七八九十]{1,3}日)"
 
 
@@ -688,7 +688,7 @@ def _event_date(event: str, passages: list[Passage], idxs: list[int]) -> tuple[i
 
 
 def _cited_doc_number(question: str, passages: list[Passage]) -> tuple[float, int, str] | None:
-    """A 文号 cited in passage text ("《…》（全爱卫办〔2021〕2号）") whose context matches the question."""
+    """A 文号 cited in passage text ("《…》（X办〔2021〕N号）") whose context matches the question."""
     q = _question_terms(question)
     best = None
     for j, p in enumerate(passages):
@@ -756,7 +756,7 @@ def _answer_passage(question: str, passages: list[Passage], top: list[int], qtyp
     text = passages[i].text
     if yes_no:
         la, lb = _line_of(text, a, b)
-        if lb - la <= _YES_NO_LINE_MAX:  # the whole provision, with its exceptions ("…应当停课。…不必到校")
+        if lb - la <= _YES_NO_LINE_MAX:  # the whole provision, with its exceptions ("…应当暂停…。…可以…")
             a, b = la, lb
     retrieval = _retrieval_support(passages, i)
     return Answer(
@@ -794,7 +794,7 @@ def answer_question(question: str, passages: list[Passage]) -> Answer:
         elif qtype in ("number", "date"):
             answer = _figure_answer(question, qtype, passages, top)
     if answer is not None and answer.answer_type == "lead_unit" and "field" not in answer.features:
-        # No marking closes text about the question (e.g. "办公室设在市教育局" is prose): the best
+        # No marking closes text about the question (e.g. "办公室设在市X局" is prose): the best
         # sentence is a better answer than a marking of some other task.
         plain = _answer_passage(question, passages, top, qtype)
         lead_match, plain_match = answer.features["clause_overlap"], plain.features["clause_overlap"]

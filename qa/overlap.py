@@ -1,7 +1,7 @@
 """Question–passage overlap on character bigrams, shared by retrieval (re-ranking) and answers.
 
 Chinese questions rarely reuse a passage's exact words ("污水处理站建设谁牵头" vs "推进…污水处理站建设
-（市住房和城乡建设局牵头）"), but they share character bigrams. What counts is whether ONE clause or
+（市X局牵头）"), but they share character bigrams. What counts is whether ONE clause or
 sentence of the passage covers what is asked, not whether the words are scattered over a long passage,
 so the best clause is scored. Question words (由哪个部门, 多少, 谁…) are removed first: they say what is
 asked, not about which task.

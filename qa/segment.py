@@ -1,7 +1,7 @@
 """Chinese word segmentation for the lexical index: jieba plus a domain dictionary taken from the corpus.
 
 Government documents are full of names jieba does not know (市乡村振兴局, 青政办发〔2021〕14号,
-“四个不摘”). Cut into pieces they match unrelated text, so the dictionary is harvested from the corpus
+“五水共治”). Cut into pieces they match unrelated text, so the dictionary is harvested from the corpus
 itself at index time (unit names where the text marks units, 文号, short quoted programme names) and
 stored with the index, so queries are cut exactly the way the passages were.
 """

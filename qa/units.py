@@ -5,16 +5,16 @@ annotation records the *task span* it belongs to, so that a question can be matc
 (a paragraph often carries several annotations, one per task):
 
 * ``inline``  — a parenthesis that closes the task(s) before it: "…服务政策（市民政局、妇联负责）。",
-  "（市农业农村局〈乡村振兴局〉牵头）", "（市农业农村局牵头，市发展和改革委员会、住房和城乡建设局负责）",
+  "（市X局〈Y局〉牵头）", "（市X局牵头，市Y委员会、Z局负责）",
   "（牵头单位：水务局；责任单位：自然资源局、应急管理局）", "(牵头单位:市水务局,配合单位:各镇、农林场)".
   Its task span runs from the end of the previous annotation (or the passage start) to the parenthesis.
-* ``unit_lines`` — lines after an item: "牵头单位：市爱卫会办公室\\n配合单位：…\\n完成时限：4月底". A block of
+* ``unit_lines`` — lines after an item: "牵头单位：市X局\\n配合单位：…\\n完成时限：4月底". A block of
   such lines belongs to the item text above it (back to the previous block). Other label lines in the
   block (完成时限) are kept in ``fields`` so that a deadline can be attributed to its item too.
 * ``table``  — a table row rendered "列名：值；列名：值"; unit columns are 牵头部门/责任单位/配合部门….
   With only a 责任单位 column, the first unit listed is conventionally the lead.
 * ``fragment`` — the remains of an annotation cut by a page break: a passage that opens with
-  "单位：商务和投资促进局、…）" (closing half) or ends with "（牵头单位：农业农村局；配合" (opening half).
+  "单位：X局、…）" (closing half) or ends with "（牵头单位：X局；配合" (opening half).
 
 * ``prose`` — laws and regulations name the responsible body in the sentence itself ("由X负责",
   "X统一领导…", "X是…的主管部门"); `find_prose_responsibilities` finds those separately (they are not
@@ -77,7 +77,7 @@ class UnitAnnotation:
     lead_explicit: bool = True  # a 牵头 marker (or lead column) named the lead; False: inferred
     lead_text: str | None = None
     supporting_text: str | None = None
-    aliases: dict[str, list[str]] = field(default_factory=dict)  # "市农业农村局" -> ["乡村振兴局"]
+    aliases: dict[str, list[str]] = field(default_factory=dict)  # "市X局" -> ["Y局"]
     fields: dict[str, tuple[int, int]] = field(default_factory=dict)  # other label lines: 完成时限 -> span
     role_texts: dict[str, str] = field(default_factory=dict)  # "lead"/"responsible"/"cooperating" -> as written
     duty: str = ""  # prose only: the verb that makes the body responsible ("主管", "制定", "统一领导")
@@ -118,10 +118,10 @@ def _clean_unit(name: str) -> str:
 
 
 def split_unit_list(s: str) -> tuple[list[str], dict[str, list[str]]]:
-    """Split "市民政局、妇联" / "住房和城乡建设局，各镇党委和政府" into unit names.
+    """Split "市民政局、妇联" / "水务局，各镇党委和政府" into unit names.
 
-    Names stay whole ("市爱卫会（国卫复审指挥部）办公室", "各镇党委和政府"); a trailing bracket is an
-    alternative name: "市农业农村局〈乡村振兴局〉" gives "市农业农村局" with alias "乡村振兴局".
+    Names stay whole ("市X会（Y指挥部）办公室", "各镇党委和政府"); a trailing bracket is an
+    alternative name: "市X局〈Y局〉" gives "市X局" with alias "Y局".
     Returns (names, aliases).
     """
     names: list[str] = []
@@ -479,10 +479,10 @@ def units_for_span(
 # --- responsibility stated in running text (laws, regulations) ----------------------------------------
 #
 # Legal text names the responsible body in the sentence itself, not in a marking:
-#   "见义勇为行为的确认，由行为发生地的公安机关负责。"          (由 X + verb)
-#   "派单目录由市政务服务部门会同有关单位制定"                  (由 X 会同 Y + verb: X leads, Y cooperates)
-#   "国家空中交通管理领导机构统一领导全国…工作"                 (X at the clause start + verb)
-#   "市绿化市容部门是本市生活垃圾管理的主管部门"                (X 是 … 主管部门)
+#   "…由县级以上人民政府卫生主管部门负责。"                     (由 X + verb)
+#   "…由市公安机关会同有关部门制定"                            (由 X 会同 Y + verb: X leads, Y cooperates)
+#   "县级以上地方人民政府统一领导本行政区域内的…工作"           (X at the clause start + verb)
+#   "市城市园林绿化局是本市名泉保护工作的主管部门"               (X 是 … 主管部门)
 # X is a span of the sentence that ends in a word for a body (部门, 机关, 人民政府, 委员会, 局 …) and is
 # followed by a verb of responsibility, so "由国务院文物主管部门认定" gives the whole "国务院文物主管部门",
 # not "国务院". The task span of such an annotation is the sentence holding it (style "prose").
