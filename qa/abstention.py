@@ -33,8 +33,12 @@ ASKING_TERMS = frozenset(
 # a fee, a fine, a budget: the answer must name a sum of money
 _MONEY_ASKED = re.compile(
     r"多少钱|收费|收多少|(?:经费|资金|费用|罚款|罚金|补助|补贴|工资|报酬|奖励|投资|预算)[^，。？?]{0,6}多少"
+    r"|[\u4e00-\u9fa5]费[^，。？?]{0,4}(?:多少|几)"  # a named fee: 学费、挂号费、停车费…是多少
     r"|多少[^，。？?]{0,6}(?:经费|资金|费用|罚款|钱)"
 )
+# a time of day (几点开门) is answered by a clock time, not by any figure
+_CLOCK_ASKED = re.compile(r"几点|几时")
+_CLOCK_TIME = re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|[\d〇一二三四五六七八九十]{1,3}\s*[点时](?:\s*\d{1,2}\s*分|半)?")
 UNSEEN_TERM_IDF = 8.0
 FALLBACK_MIN_CONFIDENCE = 0.6
 MIN_KNOWN_COVERAGE = 0.35
@@ -92,7 +96,8 @@ def judge_answer(question: str, analysis: QueryAnalysis, hits: list[Hit], answer
        and no clause of the passages holds a figure in that measure; or it asks for a sum of money
        (收费多少, 罚款多少, 多少经费) and the answer names none — a sum in 元, or a share or multiple of
        another sum (工资的百分之八十, 一倍以上三倍以下的罚款). A yes/no question ("要收费吗？") asks
-       whether, not how much: it is answered by the rule, with no figure;
+       whether, not how much: it is answered by the rule, with no figure; a time of day (几点) needs a
+       clock time in the answer;
     3. the passage the answer came from leaves most of the question's topic terms (IDF-weighted, those
        the corpus knows) uncovered, and no clause of it matches the question well.
     """
@@ -110,6 +115,8 @@ def judge_answer(question: str, analysis: QueryAnalysis, hits: list[Hit], answer
         return _abstain(answer, 0.75, "no figure in the measure asked for")
     if _MONEY_ASKED.search(question) and not is_yes_no(question) and not MONEY_FIGURE.search(answer.answer):
         return _abstain(answer, 0.75, "asks for an amount of money; the answer holds none")
+    if _CLOCK_ASKED.search(question) and not _CLOCK_TIME.search(answer.answer):
+        return _abstain(answer, 0.75, "asks for a time of day; the answer holds none")
     if ev.known_coverage < MIN_KNOWN_COVERAGE and overlap < MIN_CLAUSE_OVERLAP:
         return _abstain(answer, 0.6 + 0.3 * (MIN_KNOWN_COVERAGE - ev.known_coverage), "topic terms not covered")
     # confidence: the extractor's certainty, discounted by what the passage leaves uncovered

@@ -90,3 +90,13 @@ def test_measure_asked_that_no_clause_holds_abstains():
 def test_topic_terms_not_covered_abstains():
     a = _judge("驾驶证换证要提前几个月申请？", [BRAVERY], idf={"驾驶": 8.0, "换证": 8.0})
     assert a.answer_type == "none"
+
+
+def test_fee_and_clock_questions_need_the_figure_they_ask_for():
+    from qa.abstention import _CLOCK_ASKED, _CLOCK_TIME, _MONEY_ASKED
+
+    assert _MONEY_ASKED.search("医院挂号费是多少？") and _MONEY_ASKED.search("停车费一小时几块？")
+    assert not _MONEY_ASKED.search("费用由谁承担？")
+    assert _CLOCK_ASKED.search("图书馆几点开门？")
+    assert _CLOCK_TIME.search("每日9:00至17:30开放") and _CLOCK_TIME.search("早上八点半开门")
+    assert not _CLOCK_TIME.search("实施5个总分馆建设工程")
