@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,20 +71,29 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_server(env_overrides: dict[str, str]):
-    """A real uvicorn process serving `api.app:app` on a free loopback port; yields its URL."""
+def running_server(env_overrides: dict[str, str], *, qa_serve: bool = False, log: Path | None = None):
+    """A real server process on a free loopback port; yields its URL. By default `uvicorn api.app:app`;
+    with `qa_serve`, the documented `qa serve`. Its output goes to `log` (a temporary file if none is
+    given): the app logs every request, and an unread pipe would block the server once full."""
     port = _free_port()
     env = {**os.environ, "QA_EMBEDDER": EMBEDDER, "OMP_NUM_THREADS": "1", **env_overrides}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if qa_serve:
+        cmd = [sys.executable, "-m", "qa.cli", "serve", "--port", str(port)]
+    else:
+        cmd = [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(port),
+               "--log-level", "warning"]
+    if log is None:
+        fd, name = tempfile.mkstemp(prefix="server-", suffix=".log")
+        os.close(fd)
+        log = Path(name)
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     try:
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {proc.stdout.read()}")
+                raise RuntimeError(f"server exited ({proc.returncode}): {log.read_text(errors='replace')[-3000:]}")
             try:
                 if httpx.get(url + "/healthz", timeout=2).status_code == 200:
                     break
@@ -91,7 +101,7 @@ def running_server(env_overrides: dict[str, str]):
                 pass
             if time.time() > deadline:
                 raise RuntimeError("server did not come up in 120 s")
-            time.sleep(0.3)
+            time.sleep(0.2)
         yield url
     finally:
         proc.terminate()
@@ -99,6 +109,7 @@ def running_server(env_overrides: dict[str, str]):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

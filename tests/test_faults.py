@@ -19,13 +19,11 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
 import zipfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -35,7 +33,7 @@ from qa.indexer import build_index
 from qa.service import QAService
 from qa.settings import Settings
 from qa.store import IndexCorrupt, current_build, load_index
-from tests.conftest import EMBEDDER, ROOT, running_server
+from tests.conftest import EMBEDDER, ROOT, _free_port, running_server
 
 KEY = "faults-key-91b2"
 MAX_UPLOAD = 100_000
@@ -272,38 +270,6 @@ def test_files_that_fail_to_parse_are_skipped_and_reported(tmp_path, embedder, m
 
 # -- a server with writes, CORS and a small upload limit, its stderr kept ------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def qa_serve(env: dict[str, str], log: Path):
-    """`qa serve` (the documented way to run the service) on a free loopback port, stderr to `log`."""
-    port = _free_port()
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(url + "/healthz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        _wait_for(up, 120, "qa serve to answer", proc)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            _kill(proc)
-
-
 @pytest.fixture(scope="module")
 def writable(tmp_path_factory, built_settings):
     root = tmp_path_factory.mktemp("faults-server")
@@ -312,7 +278,7 @@ def writable(tmp_path_factory, built_settings):
     log = root / "server.log"
     env = _env(QA_INDEX_DIR=str(root / "index"), QA_CORPUS_DIR=str(root / "corpus"), QA_API_KEY=KEY,
                QA_MAX_UPLOAD_BYTES=str(MAX_UPLOAD), QA_CORS_ORIGINS=f'["{ORIGIN}"]')
-    with qa_serve(env, log) as url:
+    with running_server(env, qa_serve=True, log=log) as url:
         with httpx.Client(base_url=url, timeout=120) as client:
             yield client, root, log
 

@@ -2,7 +2,6 @@
 (its quality on Chinese is irrelevant here; the code path is what is tested)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
