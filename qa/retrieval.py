@@ -120,13 +120,10 @@ class HybridRetriever:
             return np.zeros(n, dtype=np.float32)
         return np.asarray(self.index.bm25.get_scores(analysis.known_tokens), dtype=np.float32)[:n]
 
-    def dense_scores(self, query: str, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """(candidate indices, cosine) of the dense side's best `depth` chunks."""
-        q = self.embedder.embed_query(query).astype(np.float32)
+    def dense_scores(self, q: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(candidate indices, cosine) of the dense side's best `depth` chunks for query vector `q`."""
         if self._exact or mask is not None:
-            sims = np.asarray(self.index.raw_vectors) @ q if self.index.raw_vectors is not None else None
-            if sims is None:  # pragma: no cover - raw vectors are always written
-                raise RuntimeError("index has no raw vectors")
+            sims = np.asarray(self.index.raw_vectors) @ q
             if mask is not None:
                 sims = np.where(mask, sims, -np.inf)
             k = min(self.depth, int(np.isfinite(sims).sum()))
@@ -151,9 +148,10 @@ class HybridRetriever:
         lex_idx = np.argpartition(-lex, n_lex - 1)[:n_lex] if n_lex else np.array([], dtype=np.int64)
 
         dense_idx = np.array([], dtype=np.int64)
-        dense_sim = np.array([], dtype=np.float32)
+        q = None
         if self.embedder is not None:
-            dense_idx, dense_sim = self.dense_scores(query, mask)
+            q = self.embedder.embed_query(query).astype(np.float32)
+            dense_idx, _ = self.dense_scores(q, mask)
         cand = np.union1d(lex_idx, dense_idx).astype(np.int64)
         if cand.size == 0:
             return [], analysis
@@ -164,14 +162,9 @@ class HybridRetriever:
 
         dense_c = np.zeros(len(cand), dtype=np.float32)
         dense_n = np.zeros(len(cand), dtype=np.float32)
-        if self.embedder is not None:
-            # cosine for every candidate (lexical-only candidates too), from the raw rows
-            if self.index.raw_vectors is not None:
-                q = self.embedder.embed_query(query)
-                dense_c = np.asarray(self.index.raw_vectors[cand]) @ q
-            else:  # pragma: no cover
-                lookup = dict(zip(dense_idx.tolist(), dense_sim.tolist()))
-                dense_c = np.array([lookup.get(i, 0.0) for i in cand.tolist()], dtype=np.float32)
+        if q is not None:
+            # exact cosine for every candidate (lexical-only ones too), from the raw rows the index keeps
+            dense_c = np.asarray(self.index.raw_vectors[cand]) @ q
             lo, hi = float(dense_c.min()), float(dense_c.max())
             dense_n = (dense_c - lo) / (hi - lo) if hi > lo else np.zeros_like(dense_c)
 
