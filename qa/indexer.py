@@ -1,7 +1,7 @@
 """Build an index from corpus files: read → chunk → segment → embed → store, then publish atomically.
 
-Vectors of chunks whose text (and embedder) did not change are reused from the serving build, so a
-rebuild after adding or editing one file only embeds that file's chunks.
+Vectors of chunks (and of their sentence windows) whose text and embedder did not change are reused
+from the serving build, so a rebuild after adding or editing one file only embeds that file's chunks.
 """
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .chunking import chunk_document, indexed_body
+from .chunking import chunk_document, indexed_body, sentence_windows
 from .embedders import Embedder
 from .model import Chunk, Document
 from .readers import SUPPORTED_SUFFIXES, UnreadableDocument, read_file, source_text
 from .segment import Segmenter, harvest_domain_terms
-from .store import TOKENS, VECTOR_KEYS, current_build, new_build_dir, publish_build, sha256_file, text_key, write_build
+from .store import TOKENS, VECTOR_KEYS, WINDOW_KEYS, WINDOW_VECTORS, current_build, new_build_dir, publish_build, sha256_file, text_key, write_build
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +34,17 @@ class BuildReport:
     chunks: int
     files: int
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
-    embedded: int = 0
-    reused: int = 0
+    windows: int = 0  # sentence windows of long chunks, embedded beside them
+    embedded: int = 0  # vectors computed by this build (chunks and windows)
+    reused: int = 0  # vectors taken over from the previous build
     seconds: dict = field(default_factory=dict)
 
     def summary(self) -> str:
         s = (f"indexed {self.documents} documents, {self.chunks} chunks from {self.files} files in "
              f"{self.seconds.get('total', 0):.1f} s (read {self.seconds.get('read', 0):.1f} s, lexical "
              f"{self.seconds.get('lexical', 0):.1f} s, dense {self.seconds.get('dense', 0):.1f} s; "
-             f"{self.embedded} chunks embedded, {self.reused} reused) → {self.index_path}")
+             f"{self.embedded} vectors embedded, {self.reused} reused, for chunks and {self.windows} "
+             f"sentence windows) → {self.index_path}")
         if self.skipped:
             s += f"; skipped {len(self.skipped)} file(s): " + "; ".join(f"{f} ({why})" for f, why in self.skipped)
         return s
@@ -79,7 +81,8 @@ def dense_text(chunk: Chunk) -> str:
 
 
 def _previous_vectors(index_dir: Path, embedder_id: str) -> dict[str, np.ndarray]:
-    """key of the embedded text → vector, from the serving build when it used the same embedder."""
+    """key of the embedded text → vector (chunks and windows), from the serving build when it used
+    the same embedder."""
     path = current_build(index_dir)
     if path is None or not (path / "vectors.npy").exists() or not (path / VECTOR_KEYS).exists():
         return {}
@@ -87,11 +90,15 @@ def _previous_vectors(index_dir: Path, embedder_id: str) -> dict[str, np.ndarray
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
         if manifest.get("embedder") != embedder_id:
             return {}
-        vectors = np.load(path / "vectors.npy")
-        keys = (path / VECTOR_KEYS).read_text(encoding="utf-8").split()
-        if len(keys) != len(vectors):
-            return {}
-        return dict(zip(keys, vectors))
+        found: dict[str, np.ndarray] = {}
+        for vectors_file, keys_file in (("vectors.npy", VECTOR_KEYS), (WINDOW_VECTORS, WINDOW_KEYS)):
+            if not (path / keys_file).exists():
+                continue
+            vectors = np.load(path / vectors_file)
+            keys = (path / keys_file).read_text(encoding="utf-8").split()
+            if len(keys) == len(vectors):
+                found.update(zip(keys, vectors))
+        return found
     except Exception as e:  # a damaged old build only costs re-embedding
         log.warning("not reusing vectors of %s: %s", path, e)
         return {}
@@ -193,28 +200,23 @@ def build_index(corpus_paths: Sequence[Path], index_dir: Path, embedder: Embedde
     token_lists = _tokenize_reusing(lex_texts, segmenter, _previous_tokens(index_dir))
     t_lex = time.perf_counter()
 
-    vectors = None
+    vectors = window_vectors = None
     keys: list[str] = []
+    window_owner: list[int] = []
+    window_keys: list[str] = []
     embedded = reused = 0
     if embedder is not None:
         texts = [dense_text(c) for c in chunks]
+        window_texts: list[str] = []
+        for row, chunk in enumerate(chunks):
+            for window in sentence_windows(chunk):
+                window_texts.append(window)
+                window_owner.append(row)
         keys = [text_key(t) for t in texts]
-        previous = _previous_vectors(index_dir, embedder.id)
-        vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
-        todo = []
-        for i, key in enumerate(keys):
-            v = previous.get(key)
-            if v is not None and v.shape == (embedder.dim,):
-                vectors[i] = v
-            else:
-                todo.append(i)
-        reused = len(chunks) - len(todo)
-        embedded = len(todo)
-        if todo:
-            chars = sum(len(texts[i]) for i in todo)
-            with tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not progress) as bar:
-                vectors[todo] = embedder.embed_passages([texts[i] for i in todo], progress=bar.update)
-            log.info("embedded %d chunks (%d chars) in %.1f s", len(todo), chars, time.perf_counter() - t_lex)
+        window_keys = [text_key(t) for t in window_texts]
+        all_vectors, embedded, reused = _embed_reusing(
+            texts + window_texts, keys + window_keys, embedder, _previous_vectors(index_dir, embedder.id), progress)
+        vectors, window_vectors = all_vectors[: len(texts)], all_vectors[len(texts):]
     t_dense = time.perf_counter()
 
     build_path = new_build_dir(index_dir)
@@ -224,7 +226,8 @@ def build_index(corpus_paths: Sequence[Path], index_dir: Path, embedder: Embedde
             build_path, documents=documents, chunks=chunks, vectors=vectors, token_lists=token_lists,
             segmenter=segmenter, vector_keys=keys, doc_texts=doc_texts, lexical_texts=lex_texts, embedder_id=embedder.id if embedder else "none",
             dim=embedder.dim if embedder else 0, corpus=corpus, timings=timings, vector_index=vector_index,
-            excluded_docs=sorted(excluded))
+            excluded_docs=sorted(excluded), window_vectors=window_vectors, window_owner=window_owner,
+            window_keys=window_keys)
         final = publish_build(index_dir, build_path)
     except BaseException:
         shutil.rmtree(build_path, ignore_errors=True)
@@ -232,9 +235,31 @@ def build_index(corpus_paths: Sequence[Path], index_dir: Path, embedder: Embedde
     total = time.perf_counter() - t0
     report = BuildReport(index_path=final, build_id=manifest.build_id, documents=len(documents),
                          chunks=len(chunks), files=len(files) - len(skipped), skipped=skipped,
+                         windows=len(window_owner),
                          embedded=embedded, reused=reused, seconds={**timings, "total": total})
     log.info(report.summary())
     return report
+
+
+def _embed_reusing(texts: list[str], keys: list[str], embedder: Embedder, previous: dict[str, np.ndarray],
+                   progress: bool) -> tuple[np.ndarray, int, int]:
+    """(vectors, embedded, reused): the previous build's vector where a text's key is known, the
+    embedder's for the rest."""
+    t0 = time.perf_counter()
+    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    todo = []
+    for i, key in enumerate(keys):
+        v = previous.get(key)
+        if v is not None and v.shape == (embedder.dim,):
+            vectors[i] = v
+        else:
+            todo.append(i)
+    if todo:
+        chars = sum(len(texts[i]) for i in todo)
+        with tqdm(total=len(todo), desc="embedding", unit="passage", disable=not progress) as bar:
+            vectors[todo] = embedder.embed_passages([texts[i] for i in todo], progress=bar.update)
+        log.info("embedded %d passages (%d chars) in %.1f s", len(todo), chars, time.perf_counter() - t0)
+    return vectors, len(todo), len(texts) - len(todo)
 
 
 def _unique_id(doc_id: str, used: set[str]) -> str:

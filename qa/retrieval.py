@@ -7,6 +7,9 @@ normalised by its own best score over the candidate pool (BM25 divided by its ma
 min–max scaled over the pool), and combined with a lexical weight; the candidate pool is the union of
 both top-`depth` lists, so a passage that only the dense side finds can still win on a paraphrase.
 The weights were measured, not assumed: see bench/eval_retrieval.py and the README.
+
+A long chunk's cosine is moved half way toward its best sentence window's when that is higher
+(`WINDOW_MIX`): the sentence that answers counts, and so does the passage around it.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ CANDIDATE_DEPTH = 100
 FRONT_MATTER_PRIOR = 0.6
 CLAUSE_WEIGHT = 0.3
 RERANK_DEPTH = 30
+WINDOW_MIX = 0.5  # 0 = whole-passage cosine only, 1 = the best window's alone (measured worse on dev)
 OUTSIDE_NAMED_DOC = 0.85  # score factor for passages outside a document the question names
 TITLE_MATCH = 0.5  # share of a title's character pairs a question must hold to name it
 # words every title has: they do not name one document
@@ -37,7 +41,7 @@ class Hit:
     chunk: Chunk
     score: float  # fused, in [0, 1]
     lexical: float  # raw BM25 score
-    dense: float  # cosine similarity (0 when there is no dense index)
+    dense: float  # cosine similarity, with its best window's blended in (0 when there is no dense index)
     lexical_norm: float
     dense_norm: float
 
@@ -54,13 +58,22 @@ class QueryAnalysis:
 class HybridRetriever:
     def __init__(self, index: LoadedIndex, embedder: Embedder | None,
                  lexical_weight: float = LEXICAL_WEIGHT, depth: int = CANDIDATE_DEPTH,
-                 clause_weight: float = CLAUSE_WEIGHT, rerank_depth: int = RERANK_DEPTH) -> None:
+                 clause_weight: float = CLAUSE_WEIGHT, rerank_depth: int = RERANK_DEPTH,
+                 window_mix: float = WINDOW_MIX) -> None:
         self.index = index
         self.embedder = embedder if index.vectors is not None else None
         self.lexical_weight = lexical_weight if self.embedder is not None else 1.0
         self.depth = depth
         self.clause_weight = clause_weight
         self.rerank_depth = rerank_depth
+        self.window_mix = window_mix
+        self._windows = None
+        if self.embedder is not None and index.window_vectors is not None and len(index.window_vectors) \
+                and window_mix > 0:
+            self._windows = index.window_vectors
+            # windows are stored in chunk order, so each chunk's windows are one run of rows
+            self._window_chunks, self._window_starts = np.unique(np.asarray(index.window_owner), return_index=True)
+            self._window_ends = np.append(self._window_starts[1:], len(index.window_owner))
         self._doc_of = np.array([c.doc_id for c in index.chunks])
         vocab = index.bm25.vocab_dict or {}
         self._vocab = vocab
@@ -120,20 +133,44 @@ class HybridRetriever:
             return np.zeros(n, dtype=np.float32)
         return np.asarray(self.index.bm25.get_scores(analysis.known_tokens), dtype=np.float32)[:n]
 
-    def dense_scores(self, q: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """(candidate indices, cosine) of the dense side's best `depth` chunks for query vector `q`."""
-        if self._exact or mask is not None:
+    def cosines(self, q: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Cosine of query vector `q` with every chunk (or the chunks in `rows`), each long chunk's
+        moved toward its best sentence window's by `window_mix` where the window is closer."""
+        if rows is None:
             sims = np.asarray(self.index.raw_vectors) @ q
-            if mask is not None:
-                sims = np.where(mask, sims, -np.inf)
-            k = min(self.depth, int(np.isfinite(sims).sum()))
+            if self._windows is None:
+                return sims
+            best = np.maximum.reduceat(np.asarray(self._windows) @ q, self._window_starts)
+            sims[self._window_chunks] = self._blend(sims[self._window_chunks], best)
+            return sims
+        sims = np.asarray(self.index.raw_vectors[rows]) @ q
+        if self._windows is None:
+            return sims
+        pos = np.searchsorted(self._window_chunks, rows)
+        has = (pos < len(self._window_chunks)) & (self._window_chunks[np.minimum(pos, len(self._window_chunks) - 1)] == rows)
+        if has.any():
+            starts, ends = self._window_starts[pos[has]], self._window_ends[pos[has]]
+            window_rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
+            offsets = np.concatenate([[0], np.cumsum(ends - starts)[:-1]])
+            best = np.maximum.reduceat(np.asarray(self._windows[window_rows]) @ q, offsets)
+            sims[has] = self._blend(sims[has], best)
+        return sims
+
+    def _blend(self, whole: np.ndarray, best_window: np.ndarray) -> np.ndarray:
+        return np.where(best_window > whole, whole + self.window_mix * (best_window - whole), whole)
+
+    def dense_candidates(self, q: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """(the dense side's best `depth` chunk rows for query vector `q`, every chunk's cosine when it
+        was computed for them: exactly, on a flat index or within one document)."""
+        if self._exact or mask is not None:
+            sims = self.cosines(q)
+            ranked = np.where(mask, sims, -np.inf) if mask is not None else sims
+            k = min(self.depth, int(np.isfinite(ranked).sum()))
             if k <= 0:
-                return np.array([], dtype=np.int64), np.array([], dtype=np.float32)
-            idx = np.argpartition(-sims, k - 1)[:k]
-            return idx, sims[idx]
-        scores, idx = self.index.vectors.search(q[None, :], self.depth)
-        keep = idx[0] >= 0
-        return idx[0][keep].astype(np.int64), scores[0][keep]
+                return np.array([], dtype=np.int64), sims
+            return np.argpartition(-ranked, k - 1)[:k], sims
+        _, idx = self.index.vectors.search(q[None, :], self.depth)
+        return idx[0][idx[0] >= 0].astype(np.int64), None
 
     # -- fusion ------------------------------------------------------------------------------------------
 
@@ -148,10 +185,10 @@ class HybridRetriever:
         lex_idx = np.argpartition(-lex, n_lex - 1)[:n_lex] if n_lex else np.array([], dtype=np.int64)
 
         dense_idx = np.array([], dtype=np.int64)
-        q = None
+        q = sims = None
         if self.embedder is not None:
             q = self.embedder.embed_query(query).astype(np.float32)
-            dense_idx, _ = self.dense_scores(q, mask)
+            dense_idx, sims = self.dense_candidates(q, mask)
         cand = np.union1d(lex_idx, dense_idx).astype(np.int64)
         if cand.size == 0:
             return [], analysis
@@ -164,7 +201,7 @@ class HybridRetriever:
         dense_n = np.zeros(len(cand), dtype=np.float32)
         if q is not None:
             # exact cosine for every candidate (lexical-only ones too), from the raw rows the index keeps
-            dense_c = np.asarray(self.index.raw_vectors[cand]) @ q
+            dense_c = sims[cand] if sims is not None else self.cosines(q, cand)
             lo, hi = float(dense_c.min()), float(dense_c.max())
             dense_n = (dense_c - lo) / (hi - lo) if hi > lo else np.zeros_like(dense_c)
 

