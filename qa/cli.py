@@ -1,6 +1,8 @@
 """The `qa` command: build the index, search, ask and serve.
 
     qa index [--corpus PATH ...] [--index DIR]     build (or rebuild) the index
+    qa index add PATH... [--index DIR]             add or replace files; only their chunks are embedded
+    qa index remove DOC_ID [--index DIR]           remove one document
     qa search "污水处理站建设谁牵头？" [-k 5] [--json]
     qa ask "防止返贫动态监测由哪个部门牵头？" [--json]
     qa serve [--index DIR] [--host H] [--port P]   builds the index from the corpus first if none exists
@@ -88,6 +90,7 @@ def index(
 def index_add(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="files or folders to add (or replace, when already indexed)")],
+    index: IndexOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
 ) -> None:
     """Add documents to the index; only their chunks are embedded."""
@@ -95,7 +98,7 @@ def index_add(
     from .embedders import EmbedderError
 
     try:
-        report = _service(ctx.obj).add_documents(paths, progress=not quiet)
+        report = _service(_with_index(ctx.obj, index)).add_documents(paths, progress=not quiet)
     except (FileNotFoundError, ValueError, EmbedderError) as e:
         _fail(str(e))
     typer.echo(report.summary())
@@ -105,17 +108,23 @@ def index_add(
 def index_remove(
     ctx: typer.Context,
     doc_id: Annotated[str, typer.Argument(help="doc_id of the document to remove (see `qa documents`)")],
+    index: IndexOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
 ) -> None:
     """Remove one document from the index."""
     _setup_logging()
     try:
-        report = _service(ctx.obj).remove_document(doc_id, progress=not quiet)
+        report = _service(_with_index(ctx.obj, index)).remove_document(doc_id, progress=not quiet)
     except KeyError:
         _fail(f"no document {doc_id!r} in the index; `qa documents` lists them")
     except (FileNotFoundError, ValueError) as e:
         _fail(str(e))
     typer.echo(report.summary())
+
+
+def _with_index(settings: Settings, index: Path | None) -> Settings:
+    """`qa index add --index DIR` and `qa index --index DIR add` mean the same."""
+    return settings if index is None else settings.model_copy(update={"index_dir": index})
 
 
 def _print_hits(hits, service) -> None:
