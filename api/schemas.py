@@ -121,7 +121,8 @@ class BuildSummary(BaseModel):
     index_version: str
     documents: int
     chunks: int
-    embedded: int = Field(description="chunks embedded by this build")
-    reused: int = Field(description="chunks whose vectors were reused")
+    embedded: int = Field(description="vectors (of chunks and their sentence windows) embedded by this build")
+    reused: int = Field(description="vectors taken over from the previous build")
+    files_read: int = Field(description="files read by this build; the others were unchanged and not read again")
     seconds: float
     skipped: list[dict]

@@ -69,7 +69,8 @@ def safe_upload_name(filename: str | None, raw: str | None = None) -> str:
 
 def _summary(report) -> BuildSummary:
     return BuildSummary(index_version=report.build_id, documents=report.documents, chunks=report.chunks,
-                        embedded=report.embedded, reused=report.reused, seconds=round(report.seconds.get("total", 0), 2),
+                        embedded=report.embedded, reused=report.reused, files_read=report.files - report.files_reused,
+                        seconds=round(report.seconds.get("total", 0), 2),
                         skipped=[{"file": f, "reason": why} for f, why in report.skipped])
 
 

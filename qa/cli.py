@@ -1,7 +1,7 @@
 """The `qa` command: build the index, search, ask and serve.
 
     qa index [--corpus PATH ...] [--index DIR]     build (or rebuild) the index
-    qa index add PATH... [--index DIR]             add or replace files; only their chunks are embedded
+    qa index add PATH... [--index DIR]             add or replace files; only they are read and embedded
     qa index remove DOC_ID [--index DIR]           remove one document
     qa search "污水处理站建设谁牵头？" [-k 5] [--json]
     qa ask "防止返贫动态监测由哪个部门牵头？" [--json]
@@ -93,7 +93,7 @@ def index_add(
     index: IndexOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
 ) -> None:
-    """Add documents to the index; only their chunks are embedded."""
+    """Add documents to the index; only they are read and embedded."""
     _setup_logging()
     from .embedders import EmbedderError
 

@@ -1,10 +1,13 @@
 """Build an index from corpus files: read → chunk → segment → embed → store, then publish atomically.
 
-Vectors of chunks (and of their sentence windows) whose text and embedder did not change are reused
-from the serving build, so a rebuild after adding or editing one file only embeds that file's chunks.
+A rebuild does only the work that changed: a file whose name and content hash are those of a file in
+the serving build (read by the same reading code) is not read again, its documents and chunks are
+taken over; tokens and vectors (of chunks and their sentence windows) are reused by text hash. So
+adding or editing one file reads, tokenises and embeds about that file.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -21,7 +24,7 @@ from .embedders import Embedder
 from .model import Chunk, Document
 from .readers import SUPPORTED_SUFFIXES, UnreadableDocument, read_file, source_text
 from .segment import Segmenter, harvest_domain_terms
-from .store import TOKENS, VECTOR_KEYS, WINDOW_KEYS, WINDOW_VECTORS, current_build, new_build_dir, publish_build, sha256_file, text_key, write_build
+from .store import DOC_TEXTS, TOKENS, VECTOR_KEYS, WINDOW_KEYS, WINDOW_VECTORS, current_build, new_build_dir, publish_build, sha256_file, text_key, write_build
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +37,15 @@ class BuildReport:
     chunks: int
     files: int
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
+    files_reused: int = 0  # unchanged files whose documents and chunks came from the previous build
     windows: int = 0  # sentence windows of long chunks, embedded beside them
     embedded: int = 0  # vectors computed by this build (chunks and windows)
     reused: int = 0  # vectors taken over from the previous build
     seconds: dict = field(default_factory=dict)
 
     def summary(self) -> str:
-        s = (f"indexed {self.documents} documents, {self.chunks} chunks from {self.files} files in "
+        s = (f"indexed {self.documents} documents, {self.chunks} chunks from {self.files} files "
+             f"({self.files - self.files_reused} read, {self.files_reused} unchanged) in "
              f"{self.seconds.get('total', 0):.1f} s (read {self.seconds.get('read', 0):.1f} s, lexical "
              f"{self.seconds.get('lexical', 0):.1f} s, dense {self.seconds.get('dense', 0):.1f} s; "
              f"{self.embedded} vectors embedded, {self.reused} reused, for chunks and {self.windows} "
@@ -104,6 +109,57 @@ def _previous_vectors(index_dir: Path, embedder_id: str) -> dict[str, np.ndarray
         return {}
 
 
+def reading_fingerprint() -> str:
+    """A hash of the code that turns a file into documents and chunks: a build made by other reading
+    code is not reused (a fixed reader must re-read every file)."""
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted([*(here / "readers").glob("*.py"), here / "chunking.py", here / "model.py"]):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class PreviousFile:
+    """What the serving build made of one unchanged file: its documents, chunks and their texts."""
+
+    documents: list[dict]
+    chunks: dict[str, list[dict]]  # doc_id → its chunks, in order
+    texts: dict[str, dict]
+
+
+def _previous_reading(index_dir: Path) -> dict[tuple[str, str], PreviousFile]:
+    """(source, sha256) → the serving build's reading of that file, when it was read by this code."""
+    path = current_build(index_dir)
+    if path is None:
+        return {}
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        if manifest.get("reading") != reading_fingerprint():
+            return {}
+        docs = json.loads((path / "documents.json").read_text(encoding="utf-8"))
+        texts = json.loads((path / DOC_TEXTS).read_text(encoding="utf-8"))
+        by_doc: dict[str, list[dict]] = {}
+        with open(path / "chunks.jsonl", encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    chunk = json.loads(line)
+                    by_doc.setdefault(chunk["doc_id"], []).append(chunk)
+        by_source: dict[str, list[dict]] = {}
+        for d in docs:
+            by_source.setdefault(d["source"], []).append(d)
+        found: dict[tuple[str, str], PreviousFile] = {}
+        for entry in manifest.get("corpus", []):
+            file_docs = by_source.get(entry["source"], [])
+            found[(entry["source"], entry["sha256"])] = PreviousFile(
+                documents=file_docs, chunks={d["doc_id"]: by_doc.get(d["doc_id"], []) for d in file_docs},
+                texts={d["doc_id"]: texts[d["doc_id"]] for d in file_docs if d["doc_id"] in texts})
+        return found
+    except Exception as e:  # a damaged old build only costs re-reading
+        log.warning("not reusing the reading of %s: %s", path, e)
+        return {}
+
+
 def document_text(doc: Document, source: str | None) -> dict:
     """The document's stretch of its source file, so a client can show a passage in context."""
     if source is None or not doc.blocks:
@@ -144,36 +200,63 @@ def _tokenize_reusing(texts: list[str], segmenter: Segmenter,
     return out
 
 
-def read_corpus(files: Sequence[tuple[Path, str]], progress: bool = False, exclude_docs: set[str] = frozenset()
+def read_corpus(files: Sequence[tuple[Path, str]], progress: bool = False, exclude_docs: set[str] = frozenset(),
+                previous: dict[tuple[str, str], PreviousFile] | None = None,
                 ) -> tuple[list[Document], list[Chunk], list[dict], list[tuple[str, str]], dict[str, dict]]:
+    """Documents, chunks, corpus entries, skipped files and document texts of `files`. A file whose
+    source name and content hash are in `previous` is not read again: its documents and chunks are
+    taken from there."""
     documents: list[Document] = []
     chunks: list[Chunk] = []
     corpus: list[dict] = []
     skipped: list[tuple[str, str]] = []
     used_ids: set[str] = set()
     texts: dict[str, dict] = {}
+    previous = previous or {}
     for path, source in tqdm(files, desc="reading", unit="file", disable=not progress or len(files) < 2):
-        try:
-            docs = read_file(path, source)
-            src = source_text(path)
-        except UnreadableDocument as e:
-            log.warning("skipped %s: %s", source, e)
-            skipped.append((source, str(e)))
-            continue
-        except Exception as e:  # a reader bug on one file must not take the build down
-            log.exception("skipped %s: reader failed", source)
-            skipped.append((source, f"{type(e).__name__}: {e}"))
-            continue
         n_before = len(chunks)
-        docs = [d for d in docs if d.doc_id not in exclude_docs]
-        for doc in docs:
-            doc.doc_id = _unique_id(doc.doc_id, used_ids)
-            chunks.extend(chunk_document(doc, src, start_id=len(chunks)))
-            texts[doc.doc_id] = document_text(doc, src)
+        digest = sha256_file(path) if path.is_file() else ""
+        known = previous.get((source, digest))
+        if known is not None:
+            docs = _reuse(known, exclude_docs, used_ids, chunks, texts)
+        else:
+            try:
+                docs = read_file(path, source)
+                src = source_text(path)
+            except UnreadableDocument as e:
+                log.warning("skipped %s: %s", source, e)
+                skipped.append((source, str(e)))
+                continue
+            except Exception as e:  # a reader bug on one file must not take the build down
+                log.exception("skipped %s: reader failed", source)
+                skipped.append((source, f"{type(e).__name__}: {e}"))
+                continue
+            docs = [d for d in docs if d.doc_id not in exclude_docs]
+            for doc in docs:
+                doc.doc_id = _unique_id(doc.doc_id, used_ids)
+                chunks.extend(chunk_document(doc, src, start_id=len(chunks)))
+                texts[doc.doc_id] = document_text(doc, src)
         documents.extend(docs)
-        corpus.append({"source": source, "path": str(path.resolve()), "sha256": sha256_file(path),
+        corpus.append({"source": source, "path": str(path.resolve()), "sha256": digest,
                        "documents": len(docs), "chunks": len(chunks) - n_before})
     return documents, chunks, corpus, skipped, texts
+
+
+def _reuse(known: PreviousFile, exclude_docs: set[str], used_ids: set[str], chunks: list[Chunk],
+           texts: dict[str, dict]) -> list[Document]:
+    """Append a previous build's chunks of one file (renumbered) and return its documents."""
+    docs = []
+    for meta in known.documents:
+        if meta["doc_id"] in exclude_docs:
+            continue
+        old_id = meta["doc_id"]
+        doc = Document(**{**meta, "doc_id": _unique_id(old_id, used_ids)})
+        for c in known.chunks.get(old_id, []):
+            chunks.append(Chunk(**{**c, "chunk_id": len(chunks), "doc_id": doc.doc_id}))
+        if old_id in known.texts:
+            texts[doc.doc_id] = known.texts[old_id]
+        docs.append(doc)
+    return docs
 
 
 def build_index(corpus_paths: Sequence[Path], index_dir: Path, embedder: Embedder | None,
@@ -190,7 +273,9 @@ def build_index(corpus_paths: Sequence[Path], index_dir: Path, embedder: Embedde
         raise FileNotFoundError(f"no documents ({', '.join(SUPPORTED_SUFFIXES)}) under "
                                 f"{', '.join(map(str, corpus_paths))}")
     excluded = set(exclude_docs)
-    documents, chunks, corpus, skipped, doc_texts = read_corpus(files, progress, excluded)
+    previous = _previous_reading(index_dir)
+    documents, chunks, corpus, skipped, doc_texts = read_corpus(files, progress, excluded, previous)
+    files_reused = sum(1 for entry in corpus if (entry["source"], entry["sha256"]) in previous)
     if not chunks:
         raise ValueError("no readable document: " + "; ".join(f"{f}: {w}" for f, w in skipped))
     t_read = time.perf_counter()
@@ -226,7 +311,7 @@ def build_index(corpus_paths: Sequence[Path], index_dir: Path, embedder: Embedde
             build_path, documents=documents, chunks=chunks, vectors=vectors, token_lists=token_lists,
             segmenter=segmenter, vector_keys=keys, doc_texts=doc_texts, lexical_texts=lex_texts, embedder_id=embedder.id if embedder else "none",
             dim=embedder.dim if embedder else 0, corpus=corpus, timings=timings, vector_index=vector_index,
-            excluded_docs=sorted(excluded), window_vectors=window_vectors, window_owner=window_owner,
+            excluded_docs=sorted(excluded), reading=reading_fingerprint(), window_vectors=window_vectors, window_owner=window_owner,
             window_keys=window_keys)
         final = publish_build(index_dir, build_path)
     except BaseException:
@@ -235,7 +320,7 @@ def build_index(corpus_paths: Sequence[Path], index_dir: Path, embedder: Embedde
     total = time.perf_counter() - t0
     report = BuildReport(index_path=final, build_id=manifest.build_id, documents=len(documents),
                          chunks=len(chunks), files=len(files) - len(skipped), skipped=skipped,
-                         windows=len(window_owner),
+                         windows=len(window_owner), files_reused=files_reused,
                          embedded=embedded, reused=reused, seconds={**timings, "total": total})
     log.info(report.summary())
     return report

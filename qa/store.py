@@ -96,6 +96,7 @@ class Manifest:
     timings: dict = field(default_factory=dict)
     vector_index: str = "flat"
     excluded_docs: list = field(default_factory=list)
+    reading: str = ""  # fingerprint of the reading code (qa.indexer.reading_fingerprint)
 
     @classmethod
     def read(cls, path: Path) -> "Manifest":
@@ -156,7 +157,7 @@ def write_build(path: Path, *, documents: list[Document], chunks: list[Chunk], v
                 vector_keys: list[str] | None = None, doc_texts: dict[str, dict] | None = None,
                 lexical_texts: list[str] | None = None, dim: int,
                 corpus: list[dict], timings: dict, vector_index: str = "auto",
-                excluded_docs: list[str] | None = None, window_vectors: np.ndarray | None = None,
+                excluded_docs: list[str] | None = None, reading: str = "", window_vectors: np.ndarray | None = None,
                 window_owner: Sequence[int] | None = None, window_keys: list[str] | None = None) -> Manifest:
     """Write every file of a build into `path` (a fresh folder) and its manifest last."""
     (path / "documents.json").write_text(
@@ -191,7 +192,7 @@ def write_build(path: Path, *, documents: list[Document], chunks: list[Chunk], v
         format_version=FORMAT_VERSION, build_id=path.name.removesuffix(".partial"),
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), embedder=embedder_id, dim=dim, corpus=corpus,
         counts={"documents": len(documents), "chunks": len(chunks)}, files=files, timings=timings,
-        vector_index=kind, excluded_docs=excluded_docs or [],
+        vector_index=kind, excluded_docs=excluded_docs or [], reading=reading,
     )
     manifest.write(path / "manifest.json")
     return manifest

