@@ -11,12 +11,15 @@ import hashlib
 import json
 import logging
 import shutil
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from .chunking import chunk_document, indexed_body, sentence_windows
@@ -24,7 +27,7 @@ from .embedders import Embedder
 from .model import Chunk, Document
 from .readers import SUPPORTED_SUFFIXES, UnreadableDocument, read_file, source_text
 from .segment import Segmenter, harvest_domain_terms
-from .store import DOC_TEXTS, TOKENS, VECTOR_KEYS, WINDOW_KEYS, WINDOW_VECTORS, current_build, new_build_dir, publish_build, sha256_file, text_key, write_build
+from .store import BUILD_LOCK, DOC_TEXTS, TOKENS, VECTOR_KEYS, WINDOW_KEYS, WINDOW_VECTORS, current_build, new_build_dir, publish_build, sha256_file, text_key, write_build
 
 log = logging.getLogger(__name__)
 
@@ -259,15 +262,46 @@ def _reuse(known: PreviousFile, exclude_docs: set[str], used_ids: set[str], chun
     return docs
 
 
+_LOCKS: dict[Path, FileLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def index_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the build lock of `index_dir`: one build at a time across threads and processes (an
+    upload to one of several server workers, `qa index add` in a shell). A build reads the serving
+    build's file list and publishes a new one; two at once would lose one's change. It is an flock,
+    so a killed build releases it; nested use in one thread (add → build) is allowed."""
+    index_dir = Path(index_dir).resolve()
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with _LOCKS_GUARD:
+        lock = _LOCKS.setdefault(index_dir, FileLock(index_dir / BUILD_LOCK))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("another build of %s is running; waiting for it to finish", index_dir)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def build_index(corpus_paths: Sequence[Path], index_dir: Path, embedder: Embedder | None,
                 progress: bool = True, vector_index: str = "auto", *,
                 files: Sequence[tuple[Path, str]] | None = None,
                 exclude_docs: Iterable[str] = ()) -> BuildReport:
     """Build a complete new index from `corpus_paths` (or explicit `files`) and make it the serving
     one. `exclude_docs` are doc ids removed from the index although their file is still indexed."""
+    with index_lock(index_dir):
+        return _build_index(corpus_paths, Path(index_dir), embedder, progress, vector_index, files=files,
+                            exclude_docs=exclude_docs)
+
+
+def _build_index(corpus_paths: Sequence[Path], index_dir: Path, embedder: Embedder | None,
+                 progress: bool, vector_index: str, *, files: Sequence[tuple[Path, str]] | None,
+                 exclude_docs: Iterable[str]) -> BuildReport:
     t0 = time.perf_counter()
-    index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
     files = list(files) if files is not None else discover(corpus_paths)
     if not files:
         raise FileNotFoundError(f"no documents ({', '.join(SUPPORTED_SUFFIXES)}) under "
@@ -371,6 +405,12 @@ def add_to_index(paths: Sequence[Path], index_dir: Path, embedder: Embedder | No
                  progress: bool = True, vector_index: str = "auto") -> BuildReport:
     """Add (or replace) files: a new build from the indexed files plus these; only the new or
     changed chunks are embedded."""
+    with index_lock(index_dir):
+        return _add_to_index(paths, index_dir, embedder, progress, vector_index)
+
+
+def _add_to_index(paths: Sequence[Path], index_dir: Path, embedder: Embedder | None,
+                  progress: bool, vector_index: str) -> BuildReport:
     files, excluded = indexed_files(index_dir)
     new = discover(paths)
     if not new:
@@ -387,6 +427,12 @@ def remove_from_index(doc_id: str, index_dir: Path, embedder: Embedder | None,
                       progress: bool = True, vector_index: str = "auto") -> BuildReport:
     """Remove one document. A file that held only that document leaves the index; from a file with
     several (a gazette issue) the document is excluded and stays excluded in later rebuilds."""
+    with index_lock(index_dir):
+        return _remove_from_index(doc_id, index_dir, embedder, progress, vector_index)
+
+
+def _remove_from_index(doc_id: str, index_dir: Path, embedder: Embedder | None,
+                       progress: bool, vector_index: str) -> BuildReport:
     path = current_build(index_dir)
     if path is None:
         raise FileNotFoundError(f"no index in {index_dir}/")

@@ -3,6 +3,7 @@
 Layout of an index folder (default `index/`)::
 
     index/CURRENT                 the name of the build that serves (replaced atomically)
+    index/.build.lock             held by the one build running (qa.indexer.index_lock)
     index/builds/<build_id>/      one complete build:
         manifest.json             version, embedder id and dimension, corpus file hashes, counts,
                                   build time, sha256 of every file below
@@ -53,6 +54,7 @@ WINDOW_KEYS = "window_keys.txt"
 DOC_TEXTS = "document_texts.json"
 TOKENS = "tokens.jsonl"
 BUILDS = "builds"
+BUILD_LOCK = ".build.lock"
 
 
 class IndexError_(RuntimeError):

