@@ -634,7 +634,7 @@ def _answer_document(question: str, passages: list[Passage], top: list[int]) -> 
             support = shown[:1] or [idxs[0]]
     elif re.search(r"谁|机关|单位|部门|哪两个|哪几个|联合", qn):
         answer = p.issuer
-    else:  # "青政办发〔2021〕14号是什么文件" / "要求…的是哪份文件"
+    else:  # "<文号>是什么文件" / "规定…的是哪个文件"
         answer = p.doc_title
         if p.doc_number and not number_hit:
             answer += f"（{p.doc_number}）"  # which document: name it by title and 文号
