@@ -69,9 +69,6 @@ def index(
     if ctx.invoked_subcommand is not None:
         ctx.obj = _settings(index, embedder)
         return
-    _setup_logging()
-    from .embedders import EmbedderError
-
     settings = _settings(index, embedder)
     if vector_index is not None:
         from .store import VECTOR_INDEX_KINDS
@@ -79,11 +76,7 @@ def index(
         if vector_index not in VECTOR_INDEX_KINDS:
             _fail(f"--vector-index must be one of {', '.join(VECTOR_INDEX_KINDS)}", 2)
         settings = settings.model_copy(update={"vector_index": vector_index})
-    try:
-        report = _service(settings).build(corpus or [settings.corpus_dir], progress=not quiet)
-    except (FileNotFoundError, ValueError, EmbedderError) as e:
-        _fail(str(e))
-    typer.echo(report.summary())
+    _change_index(settings, lambda service: service.build(corpus or [settings.corpus_dir], progress=not quiet))
 
 
 @index_app.command("add")
@@ -94,14 +87,7 @@ def index_add(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
 ) -> None:
     """Add documents to the index; only they are read and embedded."""
-    _setup_logging()
-    from .embedders import EmbedderError
-
-    try:
-        report = _service(_with_index(ctx.obj, index)).add_documents(paths, progress=not quiet)
-    except (FileNotFoundError, ValueError, EmbedderError) as e:
-        _fail(str(e))
-    typer.echo(report.summary())
+    _change_index(_with_index(ctx.obj, index), lambda service: service.add_documents(paths, progress=not quiet))
 
 
 @index_app.command("remove")
@@ -112,12 +98,25 @@ def index_remove(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
 ) -> None:
     """Remove one document from the index."""
+
+    def remove(service):
+        try:
+            return service.remove_document(doc_id, progress=not quiet)
+        except KeyError:
+            _fail(f"no document {doc_id!r} in the index; `qa documents` lists them")
+
+    _change_index(_with_index(ctx.obj, index), remove)
+
+
+def _change_index(settings: Settings, change) -> None:
+    """Run one build, add or remove on the service and print its summary; a problem the user can fix
+    (missing files, nothing readable, an unusable embedder) is one red line, not a traceback."""
     _setup_logging()
+    from .embedders import EmbedderError
+
     try:
-        report = _service(_with_index(ctx.obj, index)).remove_document(doc_id, progress=not quiet)
-    except KeyError:
-        _fail(f"no document {doc_id!r} in the index; `qa documents` lists them")
-    except (FileNotFoundError, ValueError) as e:
+        report = change(_service(settings))
+    except (FileNotFoundError, ValueError, EmbedderError) as e:
         _fail(str(e))
     typer.echo(report.summary())
 
