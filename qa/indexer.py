@@ -8,18 +8,13 @@ adding or editing one file reads, tokenises and embeds about that file.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import shutil
-import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from .chunking import chunk_document, indexed_body, sentence_windows
@@ -27,8 +22,10 @@ from .embedders import Embedder
 from .model import Chunk, Document
 from .readers import SUPPORTED_SUFFIXES, UnreadableDocument, read_file, source_text
 from .segment import Segmenter, harvest_domain_terms
-from .store import (BUILD_LOCK, DOC_TEXTS, TOKENS, VECTOR_KEYS, WINDOW_KEYS, WINDOW_VECTORS, current_build,
-                    new_build_dir, publish_build, sha256_file, text_key, write_build)
+from .store import BuildData, FileStore, Previous, PreviousFile, Store, index_lock, sha256_file, text_key
+
+__all__ = ["BuildReport", "PreviousFile", "add_to_index", "build_index", "dense_text", "discover", "index_lock",
+           "lexical_text", "read_corpus", "reading_fingerprint", "remove_from_index"]
 
 log = logging.getLogger(__name__)
 
@@ -89,30 +86,6 @@ def dense_text(chunk: Chunk) -> str:
     return f"{chunk.context}\n{body}" if chunk.context else body
 
 
-def _previous_vectors(index_dir: Path, embedder_id: str) -> dict[str, np.ndarray]:
-    """key of the embedded text → vector (chunks and windows), from the serving build when it used
-    the same embedder."""
-    path = current_build(index_dir)
-    if path is None or not (path / "vectors.npy").exists() or not (path / VECTOR_KEYS).exists():
-        return {}
-    try:
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-        if manifest.get("embedder") != embedder_id:
-            return {}
-        found: dict[str, np.ndarray] = {}
-        for vectors_file, keys_file in (("vectors.npy", VECTOR_KEYS), (WINDOW_VECTORS, WINDOW_KEYS)):
-            if not (path / keys_file).exists():
-                continue
-            vectors = np.load(path / vectors_file)
-            keys = (path / keys_file).read_text(encoding="utf-8").split()
-            if len(keys) == len(vectors):
-                found.update(zip(keys, vectors))
-        return found
-    except Exception as e:  # a damaged old build only costs re-embedding
-        log.warning("not reusing vectors of %s: %s", path, e)
-        return {}
-
-
 def reading_fingerprint() -> str:
     """A hash of the code that turns a file into documents and chunks: a build made by other reading
     code is not reused (a fixed reader must re-read every file)."""
@@ -121,47 +94,6 @@ def reading_fingerprint() -> str:
     for path in sorted([*(here / "readers").glob("*.py"), here / "chunking.py", here / "model.py"]):
         h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:16]
-
-
-@dataclass
-class PreviousFile:
-    """What the serving build made of one unchanged file: its documents, chunks and their texts."""
-
-    documents: list[dict]
-    chunks: dict[str, list[dict]]  # doc_id → its chunks, in order
-    texts: dict[str, dict]
-
-
-def _previous_reading(index_dir: Path) -> dict[tuple[str, str], PreviousFile]:
-    """(source, sha256) → the serving build's reading of that file, when it was read by this code."""
-    path = current_build(index_dir)
-    if path is None:
-        return {}
-    try:
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-        if manifest.get("reading") != reading_fingerprint():
-            return {}
-        docs = json.loads((path / "documents.json").read_text(encoding="utf-8"))
-        texts = json.loads((path / DOC_TEXTS).read_text(encoding="utf-8"))
-        by_doc: dict[str, list[dict]] = {}
-        with open(path / "chunks.jsonl", encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    chunk = json.loads(line)
-                    by_doc.setdefault(chunk["doc_id"], []).append(chunk)
-        by_source: dict[str, list[dict]] = {}
-        for d in docs:
-            by_source.setdefault(d["source"], []).append(d)
-        found: dict[tuple[str, str], PreviousFile] = {}
-        for entry in manifest.get("corpus", []):
-            file_docs = by_source.get(entry["source"], [])
-            found[(entry["source"], entry["sha256"])] = PreviousFile(
-                documents=file_docs, chunks={d["doc_id"]: by_doc.get(d["doc_id"], []) for d in file_docs},
-                texts={d["doc_id"]: texts[d["doc_id"]] for d in file_docs if d["doc_id"] in texts})
-        return found
-    except Exception as e:  # a damaged old build only costs re-reading
-        log.warning("not reusing the reading of %s: %s", path, e)
-        return {}
 
 
 def document_text(doc: Document, source: str | None) -> dict:
@@ -173,27 +105,11 @@ def document_text(doc: Document, source: str | None) -> dict:
     return {"text_start": start, "text": source[start:end]}
 
 
-def _previous_tokens(index_dir: Path) -> tuple[set[str], dict[str, list[str]]]:
-    """(domain terms, text key → tokens) of the serving build, for reuse."""
-    path = current_build(index_dir)
-    if path is None or not (path / TOKENS).exists():
-        return set(), {}
-    try:
-        terms = set((path / "terms.txt").read_text(encoding="utf-8").split())
-        with open(path / TOKENS, encoding="utf-8") as fh:
-            cached = dict(json.loads(line) for line in fh if line.strip())
-        return terms, cached
-    except Exception as e:  # a damaged cache only costs re-tokenising
-        log.warning("not reusing tokens of %s: %s", path, e)
-        return set(), {}
-
-
-def _tokenize_reusing(texts: list[str], segmenter: Segmenter,
-                      previous: tuple[set[str], dict[str, list[str]]]) -> list[list[str]]:
+def _tokenize_reusing(texts: list[str], segmenter: Segmenter, previous: Previous) -> list[list[str]]:
     """Tokens of every text, reusing the previous build's where the text is unchanged and holds no
     dictionary term that was added or dropped since (only those can segment differently), so adding
     one document re-tokenises about that document, not the corpus."""
-    old_terms, cached = previous
+    old_terms, cached = previous.terms, previous.tokens
     changed = sorted(old_terms.symmetric_difference(segmenter.domain_terms)) if cached else []
     out = []
     for text in texts:
@@ -205,16 +121,16 @@ def _tokenize_reusing(texts: list[str], segmenter: Segmenter,
 
 
 def read_corpus(files: Sequence[tuple[Path, str]], progress: bool = False, exclude_docs: set[str] = frozenset(),
-                previous: dict[tuple[str, str], PreviousFile] | None = None,
+                previous: dict[tuple[str, str], PreviousFile] | None = None, used_ids: set[str] | None = None,
                 ) -> tuple[list[Document], list[Chunk], list[dict], list[tuple[str, str]], dict[str, dict]]:
     """Documents, chunks, corpus entries, skipped files and document texts of `files`. A file whose
     source name and content hash are in `previous` is not read again: its documents and chunks are
-    taken from there."""
+    taken from there. `used_ids` are doc ids already taken (by documents kept in place)."""
     documents: list[Document] = []
     chunks: list[Chunk] = []
     corpus: list[dict] = []
     skipped: list[tuple[str, str]] = []
-    used_ids: set[str] = set()
+    used_ids = set(used_ids or ())
     texts: dict[str, dict] = {}
     previous = previous or {}
     for path, source in tqdm(files, desc="reading", unit="file", disable=not progress or len(files) < 2):
@@ -263,102 +179,93 @@ def _reuse(known: PreviousFile, exclude_docs: set[str], used_ids: set[str], chun
     return docs
 
 
-_LOCKS: dict[Path, FileLock] = {}
-_LOCKS_GUARD = threading.Lock()
 
 
-@contextmanager
-def index_lock(index_dir: Path) -> Iterator[None]:
-    """Hold the build lock of `index_dir`: one build at a time across threads and processes (an
-    upload to one of several server workers, `qa index add` in a shell). A build reads the serving
-    build's file list and publishes a new one; two at once would lose one's change. It is an flock,
-    so a killed build releases it; nested use in one thread (add → build) is allowed."""
-    index_dir = Path(index_dir).resolve()
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with _LOCKS_GUARD:
-        lock = _LOCKS.setdefault(index_dir, FileLock(index_dir / BUILD_LOCK))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        log.info("another build of %s is running; waiting for it to finish", index_dir)
-        lock.acquire()
-    try:
-        yield
-    finally:
-        lock.release()
+def _store(index_dir: Path, store: Store | None) -> Store:
+    return store if store is not None else FileStore(Path(index_dir))
 
 
 def build_index(corpus_paths: Sequence[Path], index_dir: Path, embedder: Embedder | None,
                 progress: bool = True, vector_index: str = "auto", *,
                 files: Sequence[tuple[Path, str]] | None = None,
-                exclude_docs: Iterable[str] = ()) -> BuildReport:
+                exclude_docs: Iterable[str] = (), store: Store | None = None,
+                extras: dict | None = None) -> BuildReport:
     """Build a complete new index from `corpus_paths` (or explicit `files`) and make it the serving
-    one. `exclude_docs` are doc ids removed from the index although their file is still indexed."""
-    with index_lock(index_dir):
-        return _build_index(corpus_paths, Path(index_dir), embedder, progress, vector_index, files=files,
-                            exclude_docs=exclude_docs)
+    one. `exclude_docs` are doc ids removed from the index although their file is still indexed.
+    `store` is where it goes (default: the files store in `index_dir`); `extras` are kept with it
+    (default: the serving build's)."""
+    store = _store(index_dir, store)
+    with store.lock():
+        return _build_index(corpus_paths, store, embedder, progress, vector_index, files=files,
+                            exclude_docs=exclude_docs, extras=extras)
 
 
-def _build_index(corpus_paths: Sequence[Path], index_dir: Path, embedder: Embedder | None,
+def _build_index(corpus_paths: Sequence[Path], store: Store, embedder: Embedder | None,
                  progress: bool, vector_index: str, *, files: Sequence[tuple[Path, str]] | None,
-                 exclude_docs: Iterable[str]) -> BuildReport:
+                 exclude_docs: Iterable[str], extras: dict | None) -> BuildReport:
     t0 = time.perf_counter()
     files = list(files) if files is not None else discover(corpus_paths)
     if not files:
         raise FileNotFoundError(f"no documents ({', '.join(SUPPORTED_SUFFIXES)}) under "
                                 f"{', '.join(map(str, corpus_paths))}")
     excluded = set(exclude_docs)
-    previous = _previous_reading(index_dir)
-    documents, chunks, corpus, skipped, doc_texts = read_corpus(files, progress, excluded, previous)
-    files_reused = sum(1 for entry in corpus if (entry["source"], entry["sha256"]) in previous)
+    previous = store.previous(embedder.id if embedder is not None else None, reading_fingerprint())
+    documents, chunks, corpus, skipped, doc_texts = read_corpus(files, progress, excluded, previous.reading)
+    files_reused = sum(1 for entry in corpus if (entry["source"], entry["sha256"]) in previous.reading)
     if not chunks:
         raise ValueError("no readable document: " + "; ".join(f"{f}: {w}" for f, w in skipped))
     t_read = time.perf_counter()
 
     segmenter = Segmenter(harvest_domain_terms(c.text for c in chunks))
     lex_texts = [lexical_text(c) for c in chunks]
-    token_lists = _tokenize_reusing(lex_texts, segmenter, _previous_tokens(index_dir))
+    token_lists = _tokenize_reusing(lex_texts, segmenter, previous)
     t_lex = time.perf_counter()
 
-    vectors = window_vectors = None
-    keys: list[str] = []
-    window_owner: list[int] = []
-    window_keys: list[str] = []
-    embedded = reused = 0
-    if embedder is not None:
-        texts = [dense_text(c) for c in chunks]
-        window_texts: list[str] = []
-        for row, chunk in enumerate(chunks):
-            for window in sentence_windows(chunk):
-                window_texts.append(window)
-                window_owner.append(row)
-        keys = [text_key(t) for t in texts]
-        window_keys = [text_key(t) for t in window_texts]
-        all_vectors, embedded, reused = _embed_reusing(
-            texts + window_texts, keys + window_keys, embedder, _previous_vectors(index_dir, embedder.id), progress)
-        vectors, window_vectors = all_vectors[: len(texts)], all_vectors[len(texts):]
+    data = BuildData(documents=documents, chunks=chunks, token_lists=token_lists, segmenter=segmenter,
+                     embedder_id=embedder.id if embedder else "none", dim=embedder.dim if embedder else 0,
+                     lexical_texts=lex_texts, doc_texts=doc_texts, corpus=corpus, vector_index=vector_index,
+                     excluded_docs=sorted(excluded), reading=reading_fingerprint(),
+                     extras=dict(extras) if extras is not None else store.extras())
+    embedded, reused = _embed_into(data, embedder, previous.vectors, progress)
     t_dense = time.perf_counter()
-
-    build_path = new_build_dir(index_dir)
-    try:
-        timings = {"read": t_read - t0, "lexical": t_lex - t_read, "dense": t_dense - t_lex}
-        manifest = write_build(
-            build_path, documents=documents, chunks=chunks, vectors=vectors, token_lists=token_lists,
-            segmenter=segmenter, vector_keys=keys, doc_texts=doc_texts, lexical_texts=lex_texts,
-            embedder_id=embedder.id if embedder else "none", dim=embedder.dim if embedder else 0, corpus=corpus,
-            timings=timings, vector_index=vector_index, excluded_docs=sorted(excluded), reading=reading_fingerprint(),
-            window_vectors=window_vectors, window_owner=window_owner, window_keys=window_keys)
-        final = publish_build(index_dir, build_path)
-    except BaseException:
-        shutil.rmtree(build_path, ignore_errors=True)
-        raise
+    data.timings = {"read": t_read - t0, "lexical": t_lex - t_read, "dense": t_dense - t_lex}
+    manifest = store.write(data)
     total = time.perf_counter() - t0
-    report = BuildReport(index_path=final, build_id=manifest.build_id, documents=len(documents),
+    report = BuildReport(index_path=_report_path(store), build_id=manifest.build_id, documents=len(documents),
                          chunks=len(chunks), files=len(files) - len(skipped), skipped=skipped,
-                         windows=len(window_owner), files_reused=files_reused,
-                         embedded=embedded, reused=reused, seconds={**timings, "total": total})
+                         windows=len(data.window_owner), files_reused=files_reused,
+                         embedded=embedded, reused=reused, seconds={**data.timings, "total": total})
     log.info(report.summary())
     return report
+
+
+def _report_path(store: Store) -> Path:
+    if isinstance(store, FileStore):
+        from .store import current_build
+
+        return current_build(store.index_dir) or store.index_dir
+    return Path(store.location)
+
+
+def _embed_into(data: BuildData, embedder: Embedder | None, previous: dict[str, np.ndarray],
+                progress: bool) -> tuple[int, int]:
+    """Fill the build's chunk and window vectors (and their keys); returns (embedded, reused)."""
+    if embedder is None:
+        return 0, 0
+    texts = [dense_text(c) for c in data.chunks]
+    window_texts: list[str] = []
+    window_owner: list[int] = []
+    for row, chunk in enumerate(data.chunks):
+        for window in sentence_windows(chunk):
+            window_texts.append(window)
+            window_owner.append(row)
+    keys = [text_key(t) for t in texts]
+    window_keys = [text_key(t) for t in window_texts]
+    all_vectors, embedded, reused = _embed_reusing(texts + window_texts, keys + window_keys, embedder, previous,
+                                                   progress)
+    data.vectors, data.window_vectors = all_vectors[: len(texts)], all_vectors[len(texts):]
+    data.vector_keys, data.window_keys, data.window_owner = keys, window_keys, window_owner
+    return embedded, reused
 
 
 def _embed_reusing(texts: list[str], keys: list[str], embedder: Embedder, previous: dict[str, np.ndarray],
@@ -392,27 +299,28 @@ def _unique_id(doc_id: str, used: set[str]) -> str:
     return candidate
 
 
-def indexed_files(index_dir: Path) -> tuple[list[tuple[Path, str]], set[str]]:
+def indexed_files(index_dir: Path, store: Store | None = None) -> tuple[list[tuple[Path, str]], set[str]]:
     """The files the serving build was made from, and the doc ids removed from it."""
-    path = current_build(index_dir)
-    if path is None:
+    manifest = _store(index_dir, store).manifest()
+    if manifest is None:
         return [], set()
-    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-    files = [(Path(c["path"]), c["source"]) for c in manifest.get("corpus", [])]
-    return files, set(manifest.get("excluded_docs", []))
+    files = [(Path(c["path"]), c["source"]) for c in manifest.corpus]
+    return files, set(manifest.excluded_docs)
 
 
 def add_to_index(paths: Sequence[Path], index_dir: Path, embedder: Embedder | None,
-                 progress: bool = True, vector_index: str = "auto") -> BuildReport:
-    """Add (or replace) files: a new build from the indexed files plus these; only the new or
-    changed chunks are embedded."""
-    with index_lock(index_dir):
-        return _add_to_index(paths, index_dir, embedder, progress, vector_index)
+                 progress: bool = True, vector_index: str = "auto", store: Store | None = None) -> BuildReport:
+    """Add (or replace) files. Files store: a new build from the indexed files plus these, where only
+    the new or changed chunks are embedded; an incremental store (Milvus): only these files are read
+    and embedded, and their chunks upserted in place."""
+    store = _store(index_dir, store)
+    with store.lock():
+        return _add_to_index(paths, store, embedder, progress, vector_index)
 
 
-def _add_to_index(paths: Sequence[Path], index_dir: Path, embedder: Embedder | None,
+def _add_to_index(paths: Sequence[Path], store: Store, embedder: Embedder | None,
                   progress: bool, vector_index: str) -> BuildReport:
-    files, excluded = indexed_files(index_dir)
+    files, excluded = indexed_files(Path(store.location), store)
     new = discover(paths)
     if not new:
         raise FileNotFoundError(f"no documents ({', '.join(SUPPORTED_SUFFIXES)}) in {', '.join(map(str, paths))}")
@@ -421,27 +329,63 @@ def _add_to_index(paths: Sequence[Path], index_dir: Path, embedder: Embedder | N
     taken = {src for _, src in kept}
     # two files may share a name in different folders: keep the source names distinct
     renamed = [(p, src if src not in taken else f"{p.parent.name}/{src}") for p, src in new]
-    return build_index([], index_dir, embedder, progress, vector_index, files=kept + renamed, exclude_docs=excluded)
+    if store.incremental and store.exists():
+        return _upsert_files(renamed, store, embedder, progress, {src for _, src in files} - taken)
+    return _build_index([], store, embedder, progress, vector_index, files=kept + renamed, exclude_docs=excluded,
+                        extras=None)
+
+
+def _upsert_files(files: list[tuple[Path, str]], store: Store, embedder: Embedder | None, progress: bool,
+                  replaced: set[str]) -> BuildReport:
+    """Read, cut and embed only `files`, and upsert them into the serving collection; documents of
+    `replaced` sources (files indexed before under the same name) are replaced."""
+    t0 = time.perf_counter()
+    kept_docs = [d for d in store.documents() if d["source"] not in replaced]
+    previous = store.previous(None, "")  # only the dictionary: the stored chunks were cut with it
+    documents, chunks, corpus, skipped, doc_texts = read_corpus(files, progress, used_ids={d["doc_id"] for d in kept_docs})
+    if not chunks:
+        raise ValueError("no readable document: " + "; ".join(f"{f}: {w}" for f, w in skipped))
+    t_read = time.perf_counter()
+    # the serving dictionary, unchanged: new terms would cut queries differently from the chunks
+    # already stored (a full `qa index` harvests them)
+    segmenter = Segmenter(sorted(previous.terms))
+    lex_texts = [lexical_text(c) for c in chunks]
+    token_lists = [segmenter.tokenize(t) for t in lex_texts]
+    t_lex = time.perf_counter()
+    data = BuildData(documents=documents, chunks=chunks, token_lists=token_lists, segmenter=segmenter,
+                     embedder_id=embedder.id if embedder else "none", dim=embedder.dim if embedder else 0,
+                     lexical_texts=lex_texts, doc_texts=doc_texts, corpus=corpus, reading=reading_fingerprint())
+    embedded, _ = _embed_into(data, embedder, {}, progress)
+    t_dense = time.perf_counter()
+    data.timings = {"read": t_read - t0, "lexical": t_lex - t_read, "dense": t_dense - t_lex}
+    manifest = store.upsert(data, replaced)
+    report = BuildReport(index_path=_report_path(store), build_id=manifest.build_id,
+                         documents=manifest.counts["documents"], chunks=manifest.counts["chunks"],
+                         files=len(files) - len(skipped), skipped=skipped, windows=len(data.window_owner),
+                         embedded=embedded, reused=manifest.counts["chunks"] - len(chunks),
+                         seconds={**data.timings, "total": time.perf_counter() - t0})
+    log.info(report.summary())
+    return report
 
 
 def remove_from_index(doc_id: str, index_dir: Path, embedder: Embedder | None,
-                      progress: bool = True, vector_index: str = "auto") -> BuildReport:
+                      progress: bool = True, vector_index: str = "auto", store: Store | None = None) -> BuildReport:
     """Remove one document. A file that held only that document leaves the index; from a file with
     several (a gazette issue) the document is excluded and stays excluded in later rebuilds."""
-    with index_lock(index_dir):
-        return _remove_from_index(doc_id, index_dir, embedder, progress, vector_index)
+    store = _store(index_dir, store)
+    with store.lock():
+        return _remove_from_index(doc_id, store, embedder, progress, vector_index)
 
 
-def _remove_from_index(doc_id: str, index_dir: Path, embedder: Embedder | None,
+def _remove_from_index(doc_id: str, store: Store, embedder: Embedder | None,
                        progress: bool, vector_index: str) -> BuildReport:
-    path = current_build(index_dir)
-    if path is None:
-        raise FileNotFoundError(f"no index in {index_dir}/")
-    docs = json.loads((path / "documents.json").read_text(encoding="utf-8"))
+    if not store.exists():
+        raise FileNotFoundError(f"no index in {store.location}")
+    docs = store.documents()
     doc = next((d for d in docs if d["doc_id"] == doc_id), None)
     if doc is None:
         raise KeyError(doc_id)
-    files, excluded = indexed_files(index_dir)
+    files, excluded = indexed_files(Path(store.location), store)
     siblings = [d for d in docs if d["source"] == doc["source"] and d["doc_id"] != doc_id]
     if siblings:
         excluded.add(doc_id)
@@ -449,4 +393,12 @@ def _remove_from_index(doc_id: str, index_dir: Path, embedder: Embedder | None,
         files = [(p, src) for p, src in files if src != doc["source"]]
     if not files:
         raise ValueError("that is the last document of the index; build a new index instead")
-    return build_index([], index_dir, embedder, progress, vector_index, files=files, exclude_docs=excluded)
+    if store.incremental:
+        t0 = time.perf_counter()
+        manifest = store.delete(doc_id, drop_source=not siblings)
+        report = BuildReport(index_path=_report_path(store), build_id=manifest.build_id,
+                             documents=manifest.counts["documents"], chunks=manifest.counts["chunks"], files=0,
+                             reused=manifest.counts["chunks"], seconds={"total": time.perf_counter() - t0})
+        log.info(report.summary())
+        return report
+    return _build_index([], store, embedder, progress, vector_index, files=files, exclude_docs=excluded, extras=None)

@@ -17,7 +17,7 @@ from .indexer import BuildReport, build_index
 from .model import Chunk, Document
 from .retrieval import Hit, HybridRetriever, QueryAnalysis
 from .settings import Settings
-from .store import LoadedIndex, current_build, load_index
+from .store import LoadedIndex, Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,15 @@ class QAService:
         self._build_lock = threading.Lock()  # one build at a time; searches go on meanwhile
         self._checked_at = 0.0
         self._state: tuple[LoadedIndex, HybridRetriever] | None = None
+        self._version: str | None = None  # the store's version of the state above
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        """Where the index lives (`QA_STORE`: the index folder, or a Milvus collection)."""
+        if self._store is None:
+            self._store = open_store(self.settings)
+        return self._store
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -70,25 +79,26 @@ class QAService:
     def build(self, corpus: list[Path] | None = None, progress: bool = True) -> BuildReport:
         with self._build_lock:
             report = build_index(corpus or [self.settings.corpus_dir], self.settings.index_dir, self.embedder,
-                                 progress=progress, vector_index=self.settings.vector_index)
+                                 progress=progress, vector_index=self.settings.vector_index, store=self.store)
             self.reload(force=True)
         return report
 
     def ensure_index(self, progress: bool = True) -> None:
         """Build from the corpus folder when there is no index yet (first start), then load."""
-        if current_build(self.settings.index_dir) is None:
-            log.info("no index in %s: building it from %s", self.settings.index_dir, self.settings.corpus_dir)
+        if not self.store.exists():
+            log.info("no index in %s: building it from %s", self.store.location, self.settings.corpus_dir)
             self.build(progress=progress)
         self.reload()
 
     def reload(self, force: bool = False) -> bool:
         """Load the serving build if it changed. Requests in flight keep the state they started with."""
-        path = current_build(self.settings.index_dir)
+        version = self.store.version()
         with self._lock:
-            if not force and self._state is not None and self._state[0].path == path:
+            if not force and self._state is not None and self._version == version:
                 return False
-            index = load_index(self.settings.index_dir, self.embedder.id)
+            index = self.store.load(self.embedder.id)
             self._state = (index, HybridRetriever(index, self.embedder))
+            self._version = version
         log.info("serving index %s (%d documents, %d chunks, embedder %s)", index.version,
                  len(index.documents), len(index.chunks), index.manifest.embedder)
         return True
@@ -116,7 +126,7 @@ class QAService:
 
         with self._build_lock:
             report = add_to_index(paths, self.settings.index_dir, self.embedder, progress=progress,
-                                  vector_index=self.settings.vector_index)
+                                  vector_index=self.settings.vector_index, store=self.store)
             self.reload(force=True)
         return report
 
@@ -125,7 +135,7 @@ class QAService:
 
         with self._build_lock:
             report = remove_from_index(doc_id, self.settings.index_dir, self.embedder, progress=progress,
-                                       vector_index=self.settings.vector_index)
+                                       vector_index=self.settings.vector_index, store=self.store)
             self.reload(force=True)
         return report
 

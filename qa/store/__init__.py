@@ -1,0 +1,51 @@
+"""Where an index lives. Each store owns its layout — how a build is written, published, loaded and
+changed — behind one interface (`qa.store.base.Store`):
+
+- `files` (default, `qa.store.files`): FAISS + bm25s + JSON files in an index folder;
+- `milvus` (`qa.store.milvus`, extra `[milvus]`): a Milvus collection through pymilvus's `MilvusClient`,
+  embedded milvus-lite (a local path) or a Milvus server (`http(s)://host:19530`).
+
+`open_store(settings)` picks one from the settings (`QA_STORE`). pymilvus is imported only when the
+Milvus store is opened, so the default install never loads it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import faiss  # noqa: F401  (tests patch qa.store.faiss.write_index to stall a build mid-write)
+
+from .base import (FORMAT_VERSION, BuildData, IndexCorrupt, IndexError_, IndexMismatch, IndexNotFound,
+                   LoadedIndex, Manifest, Previous, PreviousFile, Store, StoreUnavailable, sha256_file,
+                   text_key)
+from .files import (BUILD_LOCK, BUILDS, CURRENT, DOC_TEXTS, FLAT_MAX, TOKENS, VECTOR_INDEX_KINDS, VECTOR_KEYS,
+                    WINDOW_KEYS, WINDOW_OWNER, WINDOW_VECTORS, FileStore, current_build, index_lock,
+                    load_index, make_vector_index, new_build_dir, publish_build, verify_build, write_build)
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+STORE_KINDS = ("files", "milvus")
+
+__all__ = [
+    "BUILD_LOCK", "BUILDS", "CURRENT", "DOC_TEXTS", "FLAT_MAX", "FORMAT_VERSION", "STORE_KINDS", "TOKENS",
+    "VECTOR_INDEX_KINDS", "VECTOR_KEYS", "WINDOW_KEYS", "WINDOW_OWNER", "WINDOW_VECTORS", "BuildData",
+    "FileStore", "IndexCorrupt", "IndexError_", "IndexMismatch", "IndexNotFound", "LoadedIndex", "Manifest",
+    "Previous", "PreviousFile", "Store", "StoreUnavailable", "current_build", "index_lock", "load_index",
+    "make_vector_index", "new_build_dir", "open_store", "publish_build", "sha256_file", "text_key",
+    "verify_build", "write_build",
+]
+
+
+def open_store(settings: "Settings", index_dir: Path | None = None) -> Store:
+    """The store the settings name: the index folder itself, or a Milvus collection (the index folder
+    then holds only the build lock)."""
+    index_dir = Path(index_dir if index_dir is not None else settings.index_dir)
+    kind = getattr(settings, "store", "files")
+    if kind == "files":
+        return FileStore(index_dir)
+    if kind == "milvus":
+        from .milvus import MilvusStore  # needs the [milvus] extra
+
+        return MilvusStore.from_settings(settings, index_dir)
+    raise ValueError(f"unknown store {kind!r}: use one of {', '.join(STORE_KINDS)}")
