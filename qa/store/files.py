@@ -33,7 +33,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -45,9 +45,8 @@ from filelock import FileLock, Timeout
 
 from ..model import Chunk, Document
 from ..segment import Segmenter
-from .base import (FORMAT_VERSION, BuildData, IndexCorrupt, IndexError_, IndexMismatch, IndexNotFound,
-                   LoadedIndex, Manifest, Previous, PreviousFile, Store, check_manifest, setting_for,
-                   sha256_file, text_key)
+from .base import (FORMAT_VERSION, BuildData, IndexCorrupt, IndexError_, IndexNotFound,
+                   LoadedIndex, Manifest, Previous, PreviousFile, Store, check_manifest, sha256_file, text_key)
 
 log = logging.getLogger(__name__)
 
