@@ -9,8 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .abstention import judge_answer
-from .answers import Answer, Passage, answer_question
+from .answer import Answer, Passage, candidate_features, decide
 from .chunking import indexed_body
 from .embedders import Embedder, make_embedder
 from .indexer import BuildReport, build_index
@@ -193,8 +192,8 @@ class QAService:
         question, top_k = self.check_query(question, top_k)
         index, retriever = self.state  # one state for the whole request, even if a new build lands
         hits, analysis = retriever.search(question, top_k=max(top_k, 10))
-        answer = answer_question(question, _passages(hits, index))
-        answer = judge_answer(question, analysis, hits, answer, retriever)
+        candidate = candidate_features(question, _passages(hits, index), hits, analysis, retriever)
+        answer = decide(candidate, self.settings.abstain_below)
         # the passages the answer was taken from come first among the citations
         used = [hits[i] for i in answer.support if i < len(hits)]
         rest = [h for h in hits if all(h is not u for u in used)]

@@ -12,6 +12,7 @@
 | QA_API_KEY        | (unset)      | key for POST/DELETE /v1/documents (header X-API-Key); unset: off |
 | QA_MAX_UPLOAD_BYTES | 20 MiB     | largest accepted upload                                        |
 | QA_CORS_ORIGINS   | (none)       | JSON list of origins allowed by CORS; CORS is off by default   |
+| QA_ABSTAIN_BELOW  | (fitted)     | /v1/ask withholds answers whose P(right) is below this (default: the threshold fitted with the model) |
 """
 from __future__ import annotations
 
@@ -49,6 +50,9 @@ class Settings(BaseSettings):
     api_key: str | None = Field(None, description="key for the write endpoints (X-API-Key); unset: writes off")
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1, description="largest accepted upload")
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS (off when empty)")
+    abstain_below: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="withhold answers whose calibrated P(right) is below this; unset: the fitted threshold")
     host: str = "127.0.0.1"
     port: int = 8000
 

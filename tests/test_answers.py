@@ -12,7 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
-from qa.answers import Answer, Passage, answer_question, classify_question, clause_overlap, requested_role  # noqa: E402
+from qa.answer import Answer, Passage, answer_question, classify_question, requested_role  # noqa: E402
+from qa.overlap import clause_overlap  # noqa: E402
 
 # --- documents (metadata as the reader gives it) -----------------------------------------------------
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 
 from qa.overlap import SENT_SPLIT as _SENT_SPLIT
 from qa.overlap import QTerms as _QTerms
@@ -49,134 +48,13 @@ from qa.overlap import coverage as _coverage
 from qa.overlap import norm_text as _norm
 from qa.overlap import trim as _trim
 from qa.overlap import question_terms as _question_terms
+from .person import find_person
+from .analysis import (analyse, COST_Q, DECREE_Q, PERCENT_Q, asked_measures, classify_question, is_yes_no,
+                       requested_role)
+from .patterns import (CN_NUM, DATE, DECREE_NUMBER, DOC_NUMBER, EVENT_DATE, LAW_EVENT, MONEY_FIGURE, NUMBER)
+from .types import Answer, Passage
 from qa.units import (Attribution, UnitAnnotation, find_prose_responsibilities, find_unit_annotations,
                       parse_table_fields, units_for_span)
-
-
-@dataclass
-class Passage:
-    """One retrieved passage, best first."""
-
-    text: str  # the passage text as returned to users
-    score: float  # fused retrieval score, higher is better (scale not fixed; use ranks/margins)
-    section: list[str]  # heading path, e.g. ["二、主要任务", "（三）着力提升整体发展水平", "14."]
-    doc_title: str
-    doc_number: str | None  # 文号 e.g. 青党发〔2021〕16号
-    issuer: str | None
-    date: str | None  # ISO, 2021-06-11
-    kind: str = "paragraph"  # or "table_row", "heading", "front_matter"
-
-
-@dataclass
-class Answer:
-    answer: str | None
-    answer_type: str  # "lead_unit" | "number" | "date" | "document" | "passage" | "none"
-    lead_units: list[str]
-    supporting_units: list[str]
-    confidence: float  # in [0, 1]
-    support: list[int]  # indexes into the passages list that the answer was taken from
-    features: dict = field(default_factory=dict)  # what the decision was based on (for abstention)
-
-
-# --- question analysis ---------------------------------------------------------------------------
-
-_DOC_NUMBER = re.compile(r"[\u4e00-\u9fa5]{1,8}〔\s*\d{4}\s*〕\s*\d+\s*号")
-# Questions about a document itself.
-_DOC_ABOUT = re.compile(
-    r"什么文件|哪份文件|哪个文件|哪一份文件|哪份通知|哪个通知|文件名|标题|文号|发文字号|发文机关|发文单位|印发单位"
-    r"|谁印发|谁发布|谁发的|哪个单位印发|哪些单位印发|联合印发|(?:哪天|哪一天|什么时候|何时|哪年|几号|哪月|啥时候|什么日期)(?:印发|发布|下发|出台|发文)"
-    r"|(?:印发|发布|发文|成文|下发)(?:日期|时间)|(?:印发|发布|下发)的?(?:吗|呢)?$"
-    # laws and regulations: the 令号 they were promulgated by, the day they took effect
-    r"|第几号|令号|几号令|(?:国务院|主席|政府)令|哪号令"
-    r"|(?:哪天|哪一天|什么时候|何时|哪年|几号|哪月|啥时候|什么日期|什么时间)起?(?:开始)?(?:施行|生效|公布|通过)"
-    r"|(?:施行|生效|公布|通过)(?:日期|时间)"
-)
-# 令号 as printed in a law's header: "中华人民共和国国务院令第N号发布", "第十二号主席令".
-_DECREE_NUMBER = re.compile(
-    r"(?:[\u4e00-\u9fa5]{0,12}令\s*第\s*[\d〇零一二两三四五六七八九十百千]+\s*号|第\s*[\d〇零一二两三四五六七八九十百千]+\s*号[\u4e00-\u9fa5]{0,8}令)"
-)
-_DECREE_Q = re.compile(r"第几号|令号|几号令|(?:国务院|主席|政府)令|哪号令")
-# The events of a law's life that the text dates: "本条例自YYYY年M月D日起施行", "YYYY年M月D日 国务院
-# 第N次常务会议通过", "YYYY年M月D日 中华人民共和国国务院令第N号公布".
-_LAW_EVENT = re.compile(r"施行|生效|公布|通过|发布")
-_DATE_Q = re.compile(
-    r"什么时候|什么时间|何时|哪天|哪一天|哪年|哪一年|几月|几号|几日|啥时候|时限|截止|期限|之前|多久完成|哪个月|哪个季度|起止|到几号"
-)
-_NUMBER_Q = re.compile(r"多少|(?<!哪)几|比例|百分之|比重|达到|目标|多大|多长|多高|多远|多重|占比|增长|下降|上限|下限|最多|最少|不低于|不超过")
-_UNIT_Q_STRONG = re.compile(
-    r"(?:哪个|哪些|哪家|什么|哪一个|哪几个)(?:部门|单位|机构|机关|科室)|哪一?级(?:人民)?政府|由谁|谁(?:牵头|负责|来|管|抓)|归哪|找哪|哪里管|哪儿管|哪位|牵头单位|责任单位|配合单位|牵头部门|配合部门"
-)
-_UNIT_Q_WEAK = re.compile(r"牵头|负责|配合|协办|包抓|主管|谁")
-
-# Figures and dates.
-_CN_NUM = "零〇一二两三四五六七八九十百千万亿"
-# Measures, longer forms first (a regex alternation takes the first that matches: "个月" before "个").
-_MEASURES = (
-    "平方公里|平方千米|平方米|立方米|公里|千米|公顷|厘米|毫米|公斤|千克|万元|亿元|个工作日|工作日|个月|小时|分钟|周岁"
-    "|个|家|年|名|张|座|所|项|户|次|倍|成|万|亿|元|人|亩|辆|台|处|条|间|件|天|月|日|周|米|吨|头|只|场|部|期|批"
-    "|类|级|套|层|份|棵|株|枚|岁|页"
-)
-# A proportion written out: 百分之八十, 三分之二, 千分之五.
-_PROPORTION = rf"(?:百分之|千分之|[{_CN_NUM}\d]+分之)[{_CN_NUM}\d.]+"
-# A figure: a proportion, digits (with % etc.), or Chinese numerals only before a measure ("三十日",
-# "二百元", "二至三株"; "两个", but not "两不愁").
-_NUMBER = re.compile(rf"{_PROPORTION}|\d+(?:\.\d+)?\s*(?:%|％|‰)?|[{_CN_NUM}]+\s*(?:{_MEASURES})")
-_CN_DIGIT = "〇零一二三四五六七八九"
-_DATE = re.compile(
-    r"\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?|\d{1,2}\s*月\s*(?:\d{1,2}\s*日|底|初|末|中旬|上旬|下旬)?"
-    rf"|[{_CN_DIGIT}]{{4}}年(?:[{_CN_DIGIT}十]{{1,2}}月(?:[{_CN_DIGIT}十]{{1,3}}日)?)?"
-    r"|\d{4}-\d{1,2}-\d{1,2}|年底|年内|年末|月底|上半年|下半年|[春夏秋冬]季|第[一二三四]季度"
-)
-_YEAR_ONLY = re.compile(r"\d{4}\s*年")
-# The measure a "多少/几" question asks for: 多少公里 → 公里; 百分之几/比例 → %.
-_Q_MEASURE = re.compile(rf"(?:多少|几)\s*({_MEASURES})")
-# Measures that name the same thing: a question's 天 is answered by the text's 日 ("三十日前").
-_SAME_MEASURE = [
-    {"天", "日", "工作日", "个工作日"}, {"月", "个月"}, {"公里", "千米"}, {"平方公里", "平方千米"},
-    {"公斤", "千克"}, {"岁", "周岁"},
-]
-# "多长时间/多久" asks for a duration in any unit of time.
-_DURATION_Q = re.compile(r"多长时间|多久|多少时间|多长(?:的)?期限|期限(?:是)?多长|多长时限")
-_TIME_MEASURES = ("年", "个月", "月", "周", "日", "天", "工作日", "个工作日", "小时", "分钟")
-# A sum of money may be stated as a share or multiple of another sum (工资的百分之八十, 货值金额一倍以上
-# 三倍以下的罚款): in legal text that is how most fines and benefits are fixed.
-MONEY_FIGURE = re.compile(rf"(?:\d|[{_CN_NUM}])\s*(?:万|亿)?\s*元|{_PROPORTION}|[\d{_CN_NUM}]+\s*倍|\d\s*[%％]")
-# A question about an amount of money wants a figure in 元.
-_MONEY_Q = re.compile(
-    r"多少钱|(?:经费|资金|费用|罚款|罚金|收费|补助|补贴|工资|报酬|奖励|投资|预算)[^，。？?]{0,6}多少"
-    r"|多少[^，。？?]{0,6}(?:经费|资金|费用|罚款|钱|元)"
-)
-_PERCENT_Q = re.compile(r"百分之|比例|比率|比重|占比|率")
-
-
-def classify_question(question: str) -> str:
-    """Intended answer type: "document" | "date" | "number" | "lead_unit" | "passage"."""
-    q = re.sub(r"\s", "", question)
-    if _DOC_ABOUT.search(q):
-        return "document"
-    # A question naming a 文号 is about that document, unless it asks who leads / what figure inside it.
-    if _DOC_NUMBER.search(q) and not re.search(r"牵头|负责|配合|多少|几|比例|达到", q) and re.search(
-        r"什么|哪天|何时|谁|哪个|哪家|哪些|日期|时间|名称|题目|印发|发布", q
-    ):
-        return "document"
-    if _UNIT_Q_STRONG.search(q):
-        return "lead_unit"
-    if _DATE_Q.search(q):
-        return "date"
-    if _NUMBER_Q.search(q):
-        return "number"
-    if _UNIT_Q_WEAK.search(q):
-        return "lead_unit"
-    return "passage"
-
-
-def requested_role(question: str) -> str:
-    """Which units a unit question asks for: "cooperating" (配合), "responsible" (责任) or "lead"."""
-    if re.search(r"配合|协办|协助|参与|还有哪些|其他.*?(?:部门|单位)", question):
-        return "cooperating"
-    if re.search(r"责任单位|责任部门", question):
-        return "responsible"
-    return "lead"
 
 
 def _rarity_weights(q: _QTerms, texts: list[str]) -> dict[str, float]:
@@ -451,24 +329,11 @@ def _deadline_clauses(p: Passage) -> list[tuple[int, int, str]]:
     return out
 
 
-def _asked_measures(question: str) -> tuple[str, ...]:
-    """The measures a figure question asks for (with their synonyms), or () when it names none."""
-    if _MONEY_Q.search(question):
-        return ("元",)
-    if _DURATION_Q.search(question):
-        return _TIME_MEASURES
-    m = _Q_MEASURE.search(question)
-    if not m:
-        return ()
-    same = next((group for group in _SAME_MEASURE if m.group(1) in group), {m.group(1)})
-    return tuple(sorted(same, key=len, reverse=True))
-
-
 def _has_measure(clause: str, measures: tuple[str, ...], money: bool) -> bool:
     if money:
         return bool(MONEY_FIGURE.search(clause))
     alts = "|".join(re.escape(m) for m in measures)
-    return bool(re.search(rf"(?:\d|[{_CN_NUM}])\s*(?:[余多]?\s*)?(?:{alts})", clause))
+    return bool(re.search(rf"(?:\d|[{CN_NUM}])\s*(?:[余多]?\s*)?(?:{alts})", clause))
 
 
 def _opens_list(text: str, colon: int) -> bool:
@@ -513,10 +378,10 @@ def _figure_clauses(text: str) -> list[tuple[int, int]]:
 
 def _figure_answer(question: str, qtype: str, passages: list[Passage], top: list[int]) -> Answer | None:
     q = _question_terms(question)
-    pattern = _DATE if qtype == "date" else _NUMBER
-    measures = _asked_measures(question) if qtype == "number" else ()
+    pattern = DATE if qtype == "date" else NUMBER
+    measures = asked_measures(question) if qtype == "number" else ()
     money = measures == ("元",)
-    percent = bool(_PERCENT_Q.search(question)) and qtype == "number"
+    percent = bool(PERCENT_Q.search(question)) and qtype == "number"
     all_texts = [passages[i].text for i in top]
     clause_texts = [passages[i].text[a:b] for i in top for a, b in _clauses(passages[i].text)]
     weights = _rarity_weights(q, clause_texts + all_texts)
@@ -585,7 +450,7 @@ def _answer_document(question: str, passages: list[Passage], top: list[int]) -> 
     docs: dict[tuple, list[int]] = {}
     for i in range(len(passages)):
         docs.setdefault(_doc_key(passages[i]), []).append(i)
-    asked_number = _DOC_NUMBER.search(qn)
+    asked_number = DOC_NUMBER.search(qn)
     best = None
     for key, idxs in docs.items():
         p = passages[idxs[0]]
@@ -607,9 +472,9 @@ def _answer_document(question: str, passages: list[Passage], top: list[int]) -> 
     match = 1.0 if number_hit else max(title_cov, content_cov)
     answer, support, certainty = None, [idxs[0]], 0.9
 
-    event = _LAW_EVENT.search(qn)
+    event = LAW_EVENT.search(qn)
     event_date = _event_date(event.group(0), passages, idxs) if event else None
-    if _DECREE_Q.search(qn):
+    if DECREE_Q.search(qn):
         decree = _decree_number(qn, passages, idxs)
         if decree:
             answer, support = decree[1], [decree[0]]
@@ -652,11 +517,11 @@ def _answer_document(question: str, passages: list[Passage], top: list[int]) -> 
 def _decree_number(qn: str, passages: list[Passage], idxs: list[int]) -> tuple[int, str] | None:
     """(passage, 令号) printed in the document's own passages; the one on the line of the asked event
     (发布 / 公布 / 修订) when the header lists several."""
-    event = _LAW_EVENT.search(qn) or re.search(r"修订|修正", qn)
+    event = LAW_EVENT.search(qn) or re.search(r"修订|修正", qn)
     found = []
     for j in idxs:
         text = passages[j].text
-        for m in _DECREE_NUMBER.finditer(text):
+        for m in DECREE_NUMBER.finditer(text):
             line_end = text.find("\n", m.end())
             line = text[text.rfind("\n", 0, m.start()) + 1: len(text) if line_end < 0 else line_end]
             found.append((bool(event and event.group(0) in line), -len(found), j, re.sub(r"\s", "", m.group(0))))
@@ -666,13 +531,11 @@ def _decree_number(qn: str, passages: list[Passage], idxs: list[int]) -> tuple[i
     return j, number
 
 
-# "自YYYY年M月D日起施行" / a header line "YYYY年M月D日 施行" / "…通过".
-_EVENT_DATE = r"(\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|[〇零一二三四五六七八九]{4}年[〇零一二三四五六七八九十]{1,2}月[〇零一二三四五六七八九十]{1,3}日)"
 
 
 def _event_date(event: str, passages: list[Passage], idxs: list[int]) -> tuple[int, str] | None:
     """(passage, date as printed) of the asked event of a law, from its final article or its header."""
-    patterns = [rf"自{_EVENT_DATE}起{event}", rf"(?:^|\n)\s*{_EVENT_DATE}[^\n。]{{0,40}}?{event}"]
+    patterns = [rf"自{EVENT_DATE}起{event}", rf"(?:^|\n)\s*{EVENT_DATE}[^\n。]{{0,40}}?{event}"]
     for pattern in patterns:
         for j in idxs:
             m = re.search(pattern, passages[j].text)
@@ -693,7 +556,7 @@ def _cited_doc_number(question: str, passages: list[Passage]) -> tuple[float, in
     best = None
     for j, p in enumerate(passages):
         prev_end = 0
-        for m in _DOC_NUMBER.finditer(p.text):
+        for m in DOC_NUMBER.finditer(p.text):
             # The cited title is what precedes the 文号, back to the previous 文号 or sentence end.
             start = max(prev_end, m.start() - 80, max(p.text.rfind(c, 0, m.start()) for c in "。；\n") + 1)
             context = p.text[start:m.start()]
@@ -707,23 +570,16 @@ def _cited_doc_number(question: str, passages: list[Passage]) -> tuple[float, in
 # --- passages --------------------------------------------------------------------------------------
 
 
-# Yes/no questions: "…要收费吗？", "是否需要…", "能不能…".
-_YES_NO_Q = re.compile(r"[吗么][？?\s]*$|是否|要不要|能不能|可不可以|会不会|用不用|需不需要|是不是|可否|能否")
 # What a rule says about a yes/no question: it is forbidden, required, allowed or unnecessary.
 _POLARITY = re.compile(r"不得|禁止|严禁|必须|可以|不必|无须|无需|不需要|不予|有权|停止|暂停|应当停|免予")
 # Whether something costs money is said with words of their own: "无偿为公众兑换", "免费提供", "不得收取".
-_COST_Q = re.compile(r"收费|费用|付费|交费|缴费|花钱|要钱|收钱|免费")
 _COST_POLARITY = re.compile(r"无偿|免费|免收|免交|免缴|不收取|不得收取|不收费|收取[^，。；]{0,6}费|按照[^，。；]{0,10}收费")
-
-
-def is_yes_no(question: str) -> bool:
-    return bool(_YES_NO_Q.search(re.sub(r"\s", "", question)))
 
 
 def _polarity_bonus(question: str, sentence: str) -> float:
     """A yes/no question is answered by what the rule allows, requires or forbids; a question about cost
     by a rule that says free or charged (a direct answer, so it weighs more)."""
-    if _COST_Q.search(question):
+    if COST_Q.search(question):
         return _COST_BONUS if _COST_POLARITY.search(sentence) else 0.0
     return _POLARITY_BONUS if _POLARITY.search(sentence) else 0.0
 
@@ -783,6 +639,8 @@ def answer_question(question: str, passages: list[Passage]) -> Answer:
         return Answer(None, "none", [], [], 0.0, [], {"intended_type": qtype})
     top = list(range(min(TOP_K, len(passages))))
     answer: Answer | None = None
+    if qtype == "person":
+        return _answer_person(question, passages, top)
     if qtype == "document":
         answer = _answer_document(question, passages, top)
     else:
@@ -807,6 +665,30 @@ def answer_question(question: str, passages: list[Passage]) -> Answer:
         used = passages[answer.support[0]].text if answer.support else ""
         answer.features["clause_overlap"] = clause_overlap(question, used)
     return answer
+
+
+def _answer_person(question: str, passages: list[Passage], top: list[int]) -> Answer:
+    """The name of whoever holds the asked role; no answer when no list or sentence fills it (a unit
+    named for the task is not a person)."""
+    role = analyse(question).person_role
+    field_hit = _field_answer(question, "person", passages, top)
+    if field_hit and field_hit[4] >= 0.6 and re.fullmatch(r"[\u4e00-\u9fa5](?:[ \u3000]?[\u4e00-\u9fa5]){1,3}",
+                                                          field_hit[3].strip()):
+        answer = _from_field(field_hit, "person", passages)  # a "包抓领导：NAME" cell
+        answer.answer_type = "person"
+        return answer
+    found = find_person(question, role, passages, top)
+    if found is None:
+        return Answer(None, "none", [], [], 0.0, [], {"intended_type": "person", "role_asked": role,
+                                                       "clause_overlap": 0.0})
+    retrieval = _retrieval_support(passages, found.passage)
+    certainty = 0.9 if role else 0.6
+    return Answer(
+        answer=found.entry.name, answer_type="person", lead_units=[], supporting_units=[],
+        confidence=_confidence(certainty, found.match, retrieval), support=[found.passage],
+        features={"clause_overlap": round(found.match, 4), "person_role": found.entry.role,
+                  "person_title": found.entry.title, "role_asked": None, "intended_type": "person", **retrieval},
+    )
 
 
 def _from_field(hit: tuple, qtype: str, passages: list[Passage]) -> Answer:

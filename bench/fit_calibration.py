@@ -1,0 +1,198 @@
+"""Fit the calibrated answer decision on the generated question bank, and report it on the held-out split.
+
+    # 1. record each bank question's candidate features (one index per corpus)
+    python bench/fit_calibration.py features --bank bench/data/question_bank.jsonl \
+        --index gazette=/tmp/idx-gazette --index laws=/tmp/idx-laws --index govcn=/tmp/idx-govcn \
+        --out bench/data/bank_features.jsonl
+    # 2. fit on the fit split, write qa/answer/calibration.json, report the held-out split
+    python bench/fit_calibration.py fit --features bench/data/bank_features.jsonl \
+        --plot docs/calibration/reliability.png
+
+A row's label is 1 when the candidate answer is right (an answerable question whose answer string is in
+the candidate's answer or lead units, as `score.py` counts it) and 0 otherwise (every candidate for an
+unanswerable question is wrong). Questions with no candidate at all (nothing of the asked kind found)
+abstain before the model and are kept out of the fit, but counted in the report.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from qa.answer.calibration import (FEATURE_NAMES, PARAMS_PATH, CalibrationModel,  # noqa: E402
+                                   expected_calibration_error, fit_model)
+
+_WS = re.compile(r"\s+")
+
+
+def norm(s: str | None) -> str:
+    return _WS.sub("", s or "")
+
+
+def is_right(question: dict, answer: str | None, lead_units: list[str]) -> bool:
+    gold = [norm(g) for g in question.get("answer") or [] if norm(g)]
+    if not gold or answer is None:
+        return False
+    cands = [norm(answer)] + [norm(u) for u in lead_units if u]
+    return any(g in c for g in gold for c in cands if c)
+
+
+def record_features(bank: Path, indexes: dict[str, Path], out: Path) -> None:
+    from qa.answer import candidate_features
+    from qa.service import QAService, _passages
+    from qa.settings import Settings
+
+    services = {}
+    rows = []
+    questions = [json.loads(line) for line in bank.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for q in questions:
+        corpus = q.get("corpus", "gazette")
+        if corpus not in indexes:
+            continue
+        if corpus not in services:
+            svc = QAService(Settings(index_dir=indexes[corpus]))
+            svc.reload()
+            services[corpus] = svc
+        svc = services[corpus]
+        index, retriever = svc.state
+        hits, analysis = retriever.search(q["question"], top_k=10)
+        cand = candidate_features(q["question"], _passages(hits, index), hits, analysis, retriever)
+        a = cand.answer
+        answerable = q["type"] != "unanswerable"
+        rows.append({
+            "id": q["id"], "split": q.get("split", "fit"), "corpus": corpus, "type": q["type"],
+            "expected": cand.analysis.expected, "answerable": answerable,
+            "answer": a.answer, "answer_type": a.answer_type,
+            "label": int(answerable and is_right(q, a.answer, a.lead_units)),
+            "features": cand.features.as_dict() if cand.features else None,
+        })
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    print(f"{len(rows)} questions → {out}")
+
+
+def load_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def fit_from_rows(rows: list[dict]) -> CalibrationModel:
+    """The model fitted on the fit split of a feature table (what the shipped parameters come from)."""
+    train = [([r["features"][n] for n in FEATURE_NAMES], r["label"]) for r in rows
+             if r["split"] == "fit" and r["features"] is not None]
+    return fit_model(train, meta={"fitted_on": "question bank, fit split", "rows": len(train)})
+
+
+def report(rows: list[dict], model: CalibrationModel, split: str, threshold: float | None = None) -> dict:
+    """Per corpus: answer accuracy, unanswerable recognised, false abstention (as score.py counts them)."""
+    t = model.threshold if threshold is None else threshold
+    out = {}
+    groups = defaultdict(list)
+    for r in rows:
+        if r["split"] == split:
+            groups[r["corpus"]].append(r)
+            groups["all"].append(r)
+    for corpus, rs in groups.items():
+        ans = [r for r in rs if r["answerable"]]
+        una = [r for r in rs if not r["answerable"]]
+
+        def answered(r):
+            return r["features"] is not None and model.probability_of(r["features"]) >= t
+
+        acc = sum(1 for r in ans if answered(r) and r["label"]) / len(ans) if ans else None
+        rec = sum(1 for r in una if not answered(r)) / len(una) if una else None
+        fab = sum(1 for r in ans if not answered(r)) / len(ans) if ans else None
+        probs = [model.probability_of(r["features"]) for r in rs if r["features"] is not None]
+        labels = [r["label"] for r in rs if r["features"] is not None]
+        out[corpus] = {"n": len(rs), "answerable": len(ans), "unanswerable": len(una), "answer_acc": acc,
+                       "unans_recognised": rec, "false_abstention": fab,
+                       "ece": expected_calibration_error(probs, labels)}
+    return out
+
+
+def plot_reliability(rows: list[dict], model: CalibrationModel, split: str, path: Path, bins: int = 10) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    probs = [model.probability_of(r["features"]) for r in rows if r["split"] == split and r["features"]]
+    labels = [r["label"] for r in rows if r["split"] == split and r["features"]]
+    xs, ys, ns = [], [], []
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        idx = [i for i, p in enumerate(probs) if lo <= p < hi or (b == bins - 1 and p == 1.0)]
+        if idx:
+            xs.append(sum(probs[i] for i in idx) / len(idx))
+            ys.append(sum(labels[i] for i in idx) / len(idx))
+            ns.append(len(idx))
+    ece = expected_calibration_error(probs, labels, bins)
+    fig, (ax, axh) = plt.subplots(2, 1, figsize=(5, 6), gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+    ax.plot(xs, ys, "o-", label=f"held-out split (n={len(probs)}, ECE={ece:.3f})")
+    for x, y, n in zip(xs, ys, ns):
+        ax.annotate(str(n), (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    ax.set_ylabel("share of answers that are right")
+    ax.set_title("Reliability of /v1/ask confidence")
+    ax.legend(loc="upper left", fontsize=8)
+    axh.hist(probs, bins=bins, range=(0, 1), color="tab:blue", alpha=0.6)
+    axh.axvline(model.threshold, color="red", linestyle=":", label=f"abstain below {model.threshold:.2f}")
+    axh.set_xlabel("confidence = P(right)")
+    axh.set_ylabel("answers")
+    axh.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    print(f"reliability diagram → {path}")
+
+
+def _table(name: str, rep: dict) -> str:
+    lines = [f"{name}", "corpus      n   ans  unans  answer_acc  unans_recognised  false_abst   ECE"]
+    for corpus, m in sorted(rep.items()):
+        def f(v):
+            return "   -  " if v is None else f"{v:6.3f}"
+        lines.append(f"{corpus:8s} {m['n']:4d} {m['answerable']:5d} {m['unanswerable']:6d}    {f(m['answer_acc'])}"
+                     f"           {f(m['unans_recognised'])}      {f(m['false_abstention'])}  {m['ece']:.3f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    f = sub.add_parser("features", help="record candidate features of every bank question")
+    f.add_argument("--bank", type=Path, default=ROOT / "bench/data/question_bank.jsonl")
+    f.add_argument("--index", action="append", default=[], help="CORPUS=INDEX_DIR (gazette, laws, govcn)")
+    f.add_argument("--out", type=Path, default=ROOT / "bench/data/bank_features.jsonl")
+    g = sub.add_parser("fit", help="fit on the fit split, write the shipped parameters, report held-out")
+    g.add_argument("--features", type=Path, default=ROOT / "bench/data/bank_features.jsonl")
+    g.add_argument("--params", type=Path, default=PARAMS_PATH)
+    g.add_argument("--plot", type=Path, default=None)
+    g.add_argument("--dry-run", action="store_true", help="report only; do not write the parameters")
+    args = ap.parse_args()
+    if args.cmd == "features":
+        indexes = dict(spec.split("=", 1) for spec in args.index)
+        record_features(args.bank, {k: Path(v) for k, v in indexes.items()}, args.out)
+        return
+    rows = load_rows(args.features)
+    model = fit_from_rows(rows)
+    print(f"threshold {model.threshold:.2f}; weights:")
+    for name, w in sorted(zip(model.names, model.coef), key=lambda t: -abs(t[1])):
+        print(f"  {name:22s} {w:+.3f}")
+    print(_table("fit split", report(rows, model, "fit")))
+    print(_table("held-out split", report(rows, model, "heldout")))
+    if args.plot:
+        plot_reliability(rows, model, "heldout", args.plot)
+    if not args.dry_run:
+        args.params.write_text(json.dumps(model.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        print(f"parameters → {args.params}")
+
+
+if __name__ == "__main__":
+    main()

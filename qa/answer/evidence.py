@@ -1,0 +1,76 @@
+"""Retrieval evidence for the answer decision: how much of the question's topic the supporting passage holds.
+
+The corpus "not answering" a question usually looks like this: the topic is there (so retrieval finds
+something close) but the specific thing asked — a fee, a term of office, a named leader, a completion
+date — is not. The evidence is the question's own content terms, weighted by how rare they are in the
+corpus (IDF), checked against the passage the answer came from:
+
+- `coverage`: the share of the question's content terms (IDF-weighted) found in the supporting passage;
+  terms the corpus has never seen count fully against it, since no passage can hold them;
+- `known_coverage`: the same over the terms the corpus knows (a citizen's own words are often unseen);
+- `max_missing_idf`: how rare the rarest missing term is; `unseen_share`: how much of the question the
+  corpus has never seen.
+
+These are features of the calibrated decision (`qa.answer.calibration`), not thresholds.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qa.overlap import QUESTION_PHRASES
+from qa.retrieval import Hit, HybridRetriever, QueryAnalysis
+
+# question terms that ask *for* something rather than name the topic; they are not expected in passages
+ASKING_TERMS = frozenset(
+    "牵头 负责 部门 单位 哪些 哪个 谁 什么 多少 几 何时 时候 哪天 哪年 哪一年 时间 要求 规定 情况 怎么 怎样 如何 是否 有没有 "
+    "能 可以 应该 找 管 归 属于 主要 内容 文件 哪份 印发 发布 文号 措施 工作 目标 达到 完成 具体 一共 共 安排 计划 开展 "
+    "今年 明年".split()
+)
+
+UNSEEN_TERM_IDF = 8.0
+
+
+@dataclass
+class Evidence:
+    coverage: float
+    known_coverage: float  # the same over terms the corpus has (a citizen's own words are often unseen)
+    missing: list[str]
+    unseen: list[str]
+    top_score: float
+    top_dense: float
+    max_missing_idf: float = 0.0  # the rarest question term the passage lacks (0: none missing)
+    unseen_share: float = 0.0  # IDF-weighted share of the question's terms the corpus has never seen
+
+
+def content_terms(analysis: QueryAnalysis, retriever: HybridRetriever) -> dict[str, float]:
+    """Question terms that name its topic, with their IDF (unseen terms get a high default)."""
+    terms: dict[str, float] = {}
+    for t in analysis.tokens:
+        if t in ASKING_TERMS or len(t) < 2 or re.fullmatch(r"[\d.%]+", t) or QUESTION_PHRASES.fullmatch(t):
+            continue
+        terms[t] = analysis.idf.get(t, UNSEEN_TERM_IDF)
+    # search mode yields a word and its parts: keep the longest forms so a term is not counted twice
+    return {t: w for t, w in terms.items() if not any(t != u and t in u for u in terms)}
+
+
+def gather_evidence(analysis: QueryAnalysis, hits: list[Hit], support: list[int],
+                    retriever: HybridRetriever) -> Evidence:
+    terms = content_terms(analysis, retriever)
+    used = [hits[i] for i in support if i < len(hits)] or hits[:1]
+    text = "".join(h.chunk.text + h.chunk.context for h in used).lower()
+    norm_text = retriever.index.segmenter.tokenize(text)
+    present_tokens = set(norm_text)
+    total = sum(terms.values()) or 1.0
+    missing = [t for t in terms if t not in present_tokens and t not in text]
+    unseen = [t for t in terms if t not in analysis.idf]
+    covered = sum(w for t, w in terms.items() if t not in missing)
+    known = {t: w for t, w in terms.items() if t not in unseen}
+    known_total = sum(known.values())
+    known_covered = sum(w for t, w in known.items() if t not in missing)
+    return Evidence(coverage=covered / total if terms else 1.0,
+                    known_coverage=known_covered / known_total if known_total else 1.0,
+                    missing=missing, unseen=unseen,
+                    top_score=hits[0].score if hits else 0.0, top_dense=hits[0].dense if hits else 0.0,
+                    max_missing_idf=max((terms[t] for t in missing), default=0.0),
+                    unseen_share=sum(terms[t] for t in unseen) / total if terms else 0.0)

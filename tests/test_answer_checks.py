@@ -1,0 +1,151 @@
+"""The typed answer pipeline on real snippets: question analysis, person answers, verification checks.
+
+Snippets are copied from the shipped gazette (青铜峡市人民政府公报 2021 第2期) and the laws sample;
+questions are written for these tests. Each test states one rule and could fail if that rule broke.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from qa.answer import Passage, analyse, answer_question  # noqa: E402
+from qa.answer.person import find_person, holds_role, member_entries  # noqa: E402
+from qa.answer.patterns import years_in  # noqa: E402
+from qa.answer.verify import verify  # noqa: E402
+
+# 青党办〔2021〕30号 附件: the 指挥部 member list, as chunked (spaced labels and names as printed)
+COMMAND = ("一、2021年国家卫生城市复审工作指挥部\n总指挥：文学智 市委副书记、政府代市长\n"
+           "副总指挥：王照陆 市委副书记、政法委书记\n张克宁 市委常委、政府副市长\n代兴科 市政府副市长\n"
+           "成 员：张立军 市委办公室主任\n于建华 市政府办公室主任\n王 浩 市住房和城乡建设局局长")
+GROUP = ("(五)宣传报道工作组\n责任领导：徐怀俊 市委常委、宣传部部长\n组 长：马新斌 市委宣传部副部长\n"
+         "牵头单位：市委宣传部\n配合单位：市融媒体中心、文化旅游体育广电局\n主要职责：负责国家卫生城市复审宣传工作")
+SUPERVISION = ("(六)综合督查工作组\n组 长：张立军 市委办公室主任\n副 组 长：高志成 市委办公室副主任、政研室主任\n"
+               "张 雪 市政府办公室副主任\n牵头单位：市委政府督查室")
+OFFICE = "指挥部办公室设在市爱卫会办公室，贺怡同志兼任办公室主任，王紫玉同志兼任办公室副主任，负责统筹协调。"
+DOC30 = dict(doc_title="关于印发青铜峡市2021年国家卫生城市复审工作方案的通知", doc_number="青党办〔2021〕30号",
+             issuer="中共青铜峡市委办公室 青铜峡市人民政府办公室", date="2021-04-26")
+# 青党发〔2021〕16号 附件4, a table row with a figure for 2021
+ROW62 = ("名称：着力提升整体发展水平；序号：62；重点任务：加强农村基层社会治理；主要内容：安排村级组织运转经费4659万元。"
+         "村干部报酬3000万元（450人）；责任单位：财政局")
+DOC16 = dict(doc_title="青铜峡市关于实现巩固拓展脱贫攻坚成果同乡村振兴有效衔接2021年度重点工作清单",
+             doc_number="青党发〔2021〕16号", issuer="中共青铜峡市委员会 青铜峡市人民政府", date="2021-06-11")
+
+
+def _p(text: str, doc: dict, section=(), kind="paragraph", score=1.0) -> Passage:
+    return Passage(text=text, score=score, section=list(section), kind=kind, **doc)
+
+
+# --- question analysis -----------------------------------------------------------------------------
+
+def test_analysis_tells_a_person_question_from_a_unit_question():
+    assert analyse("复审指挥部的总指挥是谁？").expected == "person"
+    assert analyse("青铜峡市的市长是谁？").person_role == "市长"
+    assert analyse("谁担任综合督查工作组的副组长？").person_role == "副组长"
+    # who leads a task is a unit, even with 谁
+    assert analyse("垃圾分类工作谁牵头？").expected == "lead_unit"
+    assert analyse("这项工作谁是牵头单位？").expected == "lead_unit"
+
+
+def test_analysis_pins_down_years_places_bodies_and_measures():
+    a = analyse("2023年小坝镇要新建多少公里道路？")
+    assert a.expected == "number" and a.years == {2023}
+    assert "小坝镇" in a.places and "公里" in a.measures
+    b = analyse("民政局负责的养老服务补贴每月发多少钱？")
+    assert b.money and any("民政局" in x for x in b.bodies)
+    assert analyse("复审工作什么时候开展检查？").asks_event_date
+    assert not analyse("这份通知是哪天印发的？").asks_event_date  # a document's date, not an event's
+
+
+def test_years_are_read_from_spans_and_chinese_numerals_but_not_from_amounts():
+    assert years_in("2021—2025年") == {2021, 2025}
+    assert years_in("二〇二一年四月") == {2021}
+    assert years_in("每月补助2100元") == set()
+
+
+# --- person answers --------------------------------------------------------------------------------
+
+def test_member_list_entries_keep_the_role_of_the_label_above_them():
+    entries = member_entries(COMMAND)
+    by_name = {e.name: e for e in entries}
+    assert by_name["文学智"].role == "总指挥"
+    assert by_name["张克宁"].role == "副总指挥"  # a continuation line of the 副总指挥 list
+    assert by_name["王 浩"].role == "成员" and "住房和城乡建设局" in by_name["王 浩"].title
+
+
+def test_a_role_matches_only_itself():
+    entries = {e.name: e for e in member_entries(COMMAND + "\n" + SUPERVISION)}
+    assert holds_role(entries["文学智"], "市长")  # 政府代市长 holds the office of 市长
+    assert not holds_role(entries["张克宁"], "市长")  # 副市长 is another office
+    assert holds_role(entries["张立军"], "组长")
+    assert not holds_role(entries["高志成"], "组长") and holds_role(entries["高志成"], "副组长")
+
+
+def test_person_answer_from_the_matching_list():
+    passages = [_p(GROUP, DOC30, ["二、工作组及职责", "(五)宣传报道工作组"]),
+                _p(SUPERVISION, DOC30, ["二、工作组及职责", "(六)综合督查工作组"], score=0.9)]
+    a = answer_question("宣传报道工作组的组长是谁？", passages)
+    assert a.answer_type == "person" and a.answer == "马新斌"
+
+
+def test_person_in_an_appointment_sentence():
+    a = answer_question("指挥部办公室主任由谁担任？", [_p(OFFICE, DOC30)])
+    assert a.answer_type == "person" and a.answer == "贺怡"
+
+
+def test_no_one_holds_the_role_no_person_answer():
+    # the 宣传报道工作组 has no 副组长; the passage names units, and a unit is not a person
+    a = answer_question("宣传报道工作组的副组长是谁？", [_p(GROUP, DOC30, ["(五)宣传报道工作组"])])
+    assert a.answer is None and a.answer_type == "none"
+    assert find_person("宣传报道工作组的副组长是谁？", "副组长", [_p(GROUP, DOC30)], [0]) is None
+
+
+# --- verification ----------------------------------------------------------------------------------
+
+def _checked(question: str, passages: list[Passage]):
+    a = answer_question(question, passages)
+    return a, verify(analyse(question), a, passages)
+
+
+def test_year_conflict_when_the_passage_gives_another_year():
+    _, v = _checked("2024年村干部报酬安排多少万元？", [_p(ROW62, DOC16, kind="table_row")])
+    assert v.year_conflict
+    _, ok = _checked("2021年村干部报酬安排多少万元？", [_p(ROW62, DOC16, kind="table_row")])
+    assert not ok.year_conflict and not ok.year_unstated
+
+
+def test_place_named_in_question_must_be_in_the_passage():
+    _, v = _checked("大坝镇的村干部报酬安排多少万元？", [_p(ROW62, DOC16, kind="table_row")])
+    assert v.place_missing
+
+
+def test_figure_must_measure_the_asked_quantity():
+    law = "第十二条 登记管理机关应当自收到全部有效文件之日起60日内，作出准予或者不予登记的决定。"
+    doc = dict(doc_title="社会团体登记管理条例", doc_number=None, issuer=None, date=None)
+    _, v = _checked("登记管理机关作出决定最多要多少公里？", [_p(law, doc)])
+    assert v.measure_missing
+    _, ok = _checked("登记管理机关要在多少天内作出登记决定？", [_p(law, doc)])
+    assert not ok.measure_missing
+    _, m = _checked("社会团体登记要交多少钱？", [_p(law, doc)])
+    assert m.money_missing or m.type_mismatch
+
+
+def test_role_asked_must_be_the_role_answered():
+    item = "实施农村人居环境整治提升五年行动，开展村庄清洁行动（市农业农村局牵头）"
+    doc = dict(doc_title="方案", doc_number=None, issuer=None, date="2021-06-11")
+    a, v = _checked("村庄清洁行动的配合单位有哪些？", [_p(item, doc)])
+    assert a.answer_type == "lead_unit" and v.role_mismatch  # only the lead is named
+
+
+def test_event_date_is_not_the_documents_issue_date():
+    front = "青党办〔2021〕30号\n中共青铜峡市委办公室 青铜峡市人民政府办公室\n2021年4月26日"
+    a, v = _checked("复审迎检工作哪天开始检查？", [_p(front, DOC30, kind="front_matter")])
+    assert a.answer_type == "date" and v.event_doc_date
+
+
+def test_body_named_in_the_question_must_be_in_the_passage():
+    _, v = _checked("教育局负责的村干部报酬安排多少万元？", [_p(ROW62, DOC16, kind="table_row")])
+    assert v.body_missing
+    _, ok = _checked("财政局负责的村干部报酬安排多少万元？", [_p(ROW62, DOC16, kind="table_row")])
+    assert not ok.body_missing
