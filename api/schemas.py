@@ -58,7 +58,7 @@ class SearchResponse(BaseModel):
 class AskResponse(BaseModel):
     question: str
     answer: str | None
-    answer_type: Literal["lead_unit", "number", "date", "document", "passage", "none"]
+    answer_type: Literal["lead_unit", "number", "date", "document", "person", "task_list", "passage", "none"]
     lead_units: list[str]
     supporting_units: list[str]
     confidence: float

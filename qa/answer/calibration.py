@@ -38,9 +38,9 @@ class Features:
     yes_no: float
     extractor_confidence: float  # the extractor's own certainty × match × retrieval support
     clause_overlap: float  # the best clause/span of the passage used against the question
-    coverage: float
+    # coverage over the terms the corpus knows only: words it has never seen are as often a citizen's own
+    # words (孩子, 房子) as an absent topic, and a bank of perturbed questions cannot tell the two apart
     known_coverage: float
-    unseen_share: float
     max_missing_rarity: float
     top_dense: float
     support_rank: float  # 0 when the answer came from the best passage
@@ -79,7 +79,7 @@ def make_features(analysis: QuestionAnalysis, answer: Answer, ev: Evidence, ver:
         exp_passage=float(e == "passage" and not analysis.yes_no), yes_no=float(analysis.yes_no),
         extractor_confidence=float(answer.confidence),
         clause_overlap=float(f.get("clause_overlap") or 0.0),
-        coverage=ev.coverage, known_coverage=ev.known_coverage, unseen_share=ev.unseen_share,
+        known_coverage=ev.known_coverage,
         max_missing_rarity=min(1.0, ev.max_missing_idf / UNSEEN_TERM_IDF),
         top_dense=ev.top_dense, support_rank=min(1.0, float(f.get("rank", 0)) / 4.0),
         score_margin=float(f.get("score_margin", 0.0)),

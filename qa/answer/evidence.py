@@ -8,7 +8,7 @@ corpus (IDF), checked against the passage the answer came from:
 - `coverage`: the share of the question's content terms (IDF-weighted) found in the supporting passage;
   terms the corpus has never seen count fully against it, since no passage can hold them;
 - `known_coverage`: the same over the terms the corpus knows (a citizen's own words are often unseen);
-- `max_missing_idf`: how rare the rarest missing term is; `unseen_share`: how much of the question the
+- `max_missing_idf`: how rare the rarest missing term the corpus knows is; `unseen_share`: how much of the question the
   corpus has never seen.
 
 These are features of the calibrated decision (`qa.answer.calibration`), not thresholds.
@@ -72,5 +72,6 @@ def gather_evidence(analysis: QueryAnalysis, hits: list[Hit], support: list[int]
                     known_coverage=known_covered / known_total if known_total else 1.0,
                     missing=missing, unseen=unseen,
                     top_score=hits[0].score if hits else 0.0, top_dense=hits[0].dense if hits else 0.0,
-                    max_missing_idf=max((terms[t] for t in missing), default=0.0),
+                    # over known terms only: an unseen word is as often a citizen's own word as an absent topic
+                    max_missing_idf=max((terms[t] for t in missing if t not in unseen), default=0.0),
                     unseen_share=sum(terms[t] for t in unseen) / total if terms else 0.0)
