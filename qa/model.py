@@ -38,7 +38,8 @@ class Document:
     source: str  # file name (relative to the corpus folder)
     doc_number: str | None = None  # 文号, e.g. 青政办发〔2021〕14号
     issuer: str | None = None
-    date: str | None = None  # ISO 8601, e.g. 2021-05-12
+    date: str | None = None  # ISO 8601, e.g. 2021-05-12 (the date the document was signed, 成文日期)
+    published: str | None = None  # ISO 8601 publication date, where the source gives one apart (web pages)
     addressees: str | None = None
     category: str | None = None  # e.g. 市委文件 / 政府文件 / 前言, where the source groups documents
     blocks: list[Block] = field(default_factory=list)

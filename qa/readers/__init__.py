@@ -4,6 +4,7 @@
   .md    laws and generic Markdown (markdown.py)
   .docx  Word documents (docx.py)
   .pdf   PDFs with a text layer (pdf.py)
+  .html  saved web pages, also .htm (html.py)
 
 A reader raises `UnreadableDocument` for a file it cannot make sense of; the indexer reports it by
 name and goes on with the rest. `source_text` gives, for every format, the text that block offsets
@@ -20,7 +21,7 @@ class UnreadableDocument(ValueError):
     """The file is empty, broken or not in a format the reader understands."""
 
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".html", ".htm")
 
 
 def read_file(path: Path, source: str) -> list[Document]:
@@ -44,6 +45,10 @@ def read_file(path: Path, source: str) -> list[Document]:
         from .pdf import read_pdf
 
         docs = read_pdf(path, source)
+    elif suffix in (".html", ".htm"):
+        from .html import read_html
+
+        docs = read_html(path, source)
     else:
         raise UnreadableDocument(f"{path.name}: unsupported file type {suffix!r} "
                                  f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")
@@ -80,4 +85,8 @@ def source_text(path: Path) -> str | None:
         from .pdf import pdf_text
 
         return pdf_text(path)
+    if suffix in (".html", ".htm"):
+        from .html import html_text
+
+        return html_text(path)
     return None
