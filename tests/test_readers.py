@@ -16,7 +16,7 @@ from qa.readers.markdown import parse_markdown_text
 
 ROOT = Path(__file__).resolve().parents[1]
 GAZETTE = ROOT / "corpus" / "qingtongxia-gazette-2021-02.txt"
-LAWS = Path(os.environ.get("QA_LAWS_SAMPLE", "/work/shared/corpora/laws-sample"))
+LAWS = Path(os.environ.get("QA_LAWS_SAMPLE", ROOT.parent / "shared" / "corpora" / "laws-sample"))  # ../shared beside the repository
 LAW_GD = LAWS / "DLC/广东地方法规/地方性法规/广东/广东省粤菜发展促进条例(2022-11-30).md"
 LAW_MED = LAWS / "行政法规/医疗器械监督管理条例(2021-02-09).md"
 LAW_BJ = LAWS / "DLC/北京地方法规/地方性法规/北京/北京市院前医疗急救服务条例.md"  # no date in the name
