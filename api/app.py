@@ -14,6 +14,7 @@ from qa.settings import Settings, get_settings
 
 from . import chat, web
 from .errors import error_response, install_error_handlers
+from .ratelimit import RateLimitMiddleware
 from .routes import router
 from .uploads import router as uploads_router
 
@@ -69,6 +70,8 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
                            allow_headers=["Content-Type", "X-API-Key"])
 
     app.add_middleware(BodyLimitMiddleware, upload_limit=settings.max_upload_bytes + 64 * 1024)
+    # outermost but for the request log: a refused request costs no body parsing and no search
+    app.add_middleware(RateLimitMiddleware, configured=settings.rate_limit, bind_host=settings.host)
 
     @app.middleware("http")
     async def log_requests(request: Request, call_next):

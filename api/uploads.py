@@ -1,26 +1,39 @@
 """Write endpoints: upload a document into the corpus and index it, or remove one.
 
+An upload is bounded: the file must fit the document budget (over it: 413 naming the limit), and
+indexing it must finish within QA_UPLOAD_TIMEOUT_S (else 504); a client that disconnects cancels
+it. Either way nothing of it stays in the index or the corpus folder.
+
 Both need the API key (`QA_API_KEY`, header `X-API-Key`, compared in constant time); without a
 configured key they are switched off (403), never open. Uploaded file names are not trusted: only a
 sanitised base name is kept, and the file is written inside `<corpus>/uploads/` and nowhere else.
 """
 from __future__ import annotations
 
+import asyncio
+import errno
 import hmac
+import logging
+import os
 import re
 import tempfile
 from pathlib import Path as FsPath
 from typing import Annotated
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, UploadFile
+import anyio
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from qa.readers import SUPPORTED_SUFFIXES
+from qa.cancel import BuildCancelled, CancelToken
+from qa.readers import SUPPORTED_SUFFIXES, DocumentTooLarge, UnreadableDocument, read_file
 
 from .deps import ServiceDep
+from .errors import error_response
 from .schemas import BuildSummary, ErrorBody
 
+log = logging.getLogger("api")
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 router = APIRouter(tags=["documents"])
 
 _SAFE_NAME = re.compile(r"[^\w\u4e00-\u9fff（）()\-. ]+")
@@ -76,9 +89,12 @@ def _summary(report) -> BuildSummary:
 
 @router.post("/v1/documents", response_model=BuildSummary, status_code=201,
              responses={400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 403: {"model": ErrorBody},
-                        413: {"model": ErrorBody}, 415: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+                        413: {"model": ErrorBody, "description": "over the upload size or the document budget"},
+                        415: {"model": ErrorBody}, 422: {"model": ErrorBody},
+                        504: {"model": ErrorBody, "description": "indexing took longer than QA_UPLOAD_TIMEOUT_S"},
+                        507: {"model": ErrorBody, "description": "no space left on the device"}},
              summary="Upload a document (.txt, .md, .docx, .pdf) and index it")
-async def upload_document(file: UploadFile, service: ServiceDep, _: ApiKey) -> BuildSummary:
+async def upload_document(request: Request, file: UploadFile, service: ServiceDep, _: ApiKey) -> BuildSummary:
     raw = _RAW_FILENAME.search(file.headers.get("content-disposition", "")) if file.headers else None
     name = safe_upload_name(file.filename, raw.group(1).strip().strip('"') if raw else None)
     limit = service.settings.max_upload_bytes
@@ -92,19 +108,71 @@ async def upload_document(file: UploadFile, service: ServiceDep, _: ApiKey) -> B
     target = (uploads / name).resolve()
     if target.parent != uploads:  # belt and braces: the sanitised name must stay inside uploads/
         raise HTTPException(400, "bad file name")
-    # check the file reads before it replaces anything in the corpus
-    from qa.readers import UnreadableDocument, read_file
+    token = CancelToken(service.settings.upload_timeout_s, what=f"indexing {name}")
+    try:
+        return await _store_and_index(request, service, data, name, uploads, target, token)
+    except DocumentTooLarge as e:
+        log.warning("refused upload %s: %s", name, e)
+        return error_response(413, "document_too_large", str(e))
+    except UnreadableDocument as e:
+        raise HTTPException(422, f"cannot read {name}: {e}") from e
+    except BuildCancelled as e:
+        log.warning("upload of %s stopped, nothing of it was indexed: %s", name, e)
+        if e.timed_out:
+            return error_response(504, "upload_timeout", f"{e}; nothing was added (QA_UPLOAD_TIMEOUT_S)")
+        return error_response(499, "upload_cancelled", f"{e}; nothing was added")
+    except OSError as e:
+        if e.errno in DISK_FULL_ERRNOS:
+            log.error("upload of %s failed: %s", name, e)
+            return error_response(507, "insufficient_storage", f"{e}; nothing was added")
+        raise
 
+
+async def _store_and_index(request: Request, service, data: bytes, name: str, uploads: FsPath, target: FsPath,
+                           token: CancelToken) -> BuildSummary:
+    """Check the file reads (within the document budget) before it replaces anything in the corpus,
+    put it in place and index it; if indexing fails or is cancelled, the corpus folder is put back as
+    it was (the replaced file restored), so that the folder and the index agree."""
     with tempfile.TemporaryDirectory(dir=uploads) as tmp:
         probe = FsPath(tmp) / name
         probe.write_bytes(data)
+        await _cancellable(request, token, read_file, probe, name, service.budget)
+        token.check()
+        previous = FsPath(tmp) / ".previous"
+        had_previous = target.exists()
+        if had_previous:
+            os.replace(target, previous)
+        os.replace(probe, target)
         try:
-            await run_in_threadpool(read_file, probe, name)
-        except UnreadableDocument as e:
-            raise HTTPException(422, f"cannot read {name}: {e}") from e
-        probe.replace(target)
-    report = await run_in_threadpool(service.add_documents, [target])
+            # the build itself is not interrupted yet (the indexer takes no token): the deadline and a
+            # disconnect are honoured up to here
+            report = await _cancellable(request, token, service.add_documents, [target])
+        except BaseException:
+            if had_previous:
+                os.replace(previous, target)
+            else:
+                target.unlink(missing_ok=True)
+            raise
     return _summary(report)
+
+
+async def _cancellable(request: Request, token: CancelToken, fn, *args, **kwargs):
+    """Run `fn` in a worker thread; a client that disconnects meanwhile cancels `token`. The thread
+    cannot be killed, so this returns (or raises) only once it has stopped at one of its checks:
+    whatever cleans up after it runs after the work really ended."""
+    task = asyncio.ensure_future(run_in_threadpool(fn, *args, **kwargs))
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=0.25)
+            if not task.done() and not token.cancelled and await request.is_disconnected():
+                log.warning("client disconnected: cancelling %s", token.what)
+                token.cancel("the client disconnected")
+    except BaseException:  # the server cancelled the request (the client went away)
+        token.cancel("the request was cancelled")
+        with anyio.CancelScope(shield=True):
+            await asyncio.wait({task})
+        raise
+    return task.result()
 
 
 @router.delete("/v1/documents/{doc_id}", response_model=BuildSummary,
@@ -116,6 +184,8 @@ async def delete_document(doc_id: Annotated[str, Path(max_length=200)], service:
         raise HTTPException(404, f"no document with doc_id {doc_id!r}")
     try:
         report = await run_in_threadpool(service.remove_document, doc_id)
+    except KeyError:  # removed by another request or `qa index remove` since the check above
+        raise HTTPException(404, f"no document with doc_id {doc_id!r}") from None
     except ValueError as e:
         raise HTTPException(409, str(e)) from e
     return _summary(report)

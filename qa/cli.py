@@ -237,10 +237,12 @@ def serve(
     except (IndexError_, EmbedderError, FileNotFoundError, ValueError) as e:
         _fail(str(e))
     host, port = host or settings.host, port or settings.port
+    settings = settings.model_copy(update={"host": host})  # the app's default rate limit depends on it
     if workers > 1:
         # worker processes build the app from the environment (api.app:app), so pass the settings on
         os.environ.update({"QA_INDEX_DIR": str(settings.index_dir), "QA_CORPUS_DIR": str(settings.corpus_dir),
-                           "QA_EMBEDDER": settings.embedder, "QA_OMP_THREADS": str(settings.omp_threads)})
+                           "QA_EMBEDDER": settings.embedder, "QA_OMP_THREADS": str(settings.omp_threads),
+                           "QA_HOST": host})
         uvicorn.run("api.app:app", host=host, port=port, workers=workers, log_level="info", access_log=False)
         return
     application = create_app(service, settings, build_if_missing=False)

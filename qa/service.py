@@ -14,6 +14,7 @@ from .chunking import indexed_body
 from .embedders import Embedder, make_embedder
 from .indexer import BuildReport, build_index
 from .model import Chunk, Document
+from .readers import DocumentBudget
 from .retrieval import Hit, HybridRetriever, QueryAnalysis
 from .settings import Settings
 from .store import LoadedIndex, Store, open_store
@@ -67,6 +68,11 @@ class QAService:
         return self._store
 
     # -- lifecycle -------------------------------------------------------------------------------------
+
+    @property
+    def budget(self) -> DocumentBudget:
+        """What one document may cost to read (QA_MAX_DOC_CHARS, …)."""
+        return DocumentBudget.from_settings(self.settings)
 
     @property
     def embedder(self) -> Embedder:

@@ -25,6 +25,10 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .readers.budget import DocumentBudget
+
+_B = DocumentBudget  # the defaults of the per-document budget live with the readers that check them
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore")
@@ -50,6 +54,22 @@ class Settings(BaseSettings):
     api_key: str | None = Field(None, description="key for the write endpoints (X-API-Key); unset: writes off")
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1, description="largest accepted upload")
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS (off when empty)")
+    upload_timeout_s: float = Field(300.0, gt=0, description="an upload is read and indexed within this, or fails (504)")
+    rate_limit: str | None = Field(None, description="per client address on the public endpoints, e.g. '20/second' "
+                                                     "or 'off'; unset: on (10/second;300/minute) beyond loopback")
+    # what one document may cost to read (qa/readers/budget.py); over a limit the file is refused
+    max_doc_bytes: int = Field(_B.max_doc_bytes, ge=1, description="a file's size as stored")
+    max_doc_inflated_bytes: int = Field(_B.max_doc_inflated_bytes, ge=1,
+                                        description="a .docx's zip entries inflated together; each PDF stream")
+    max_zip_ratio: float = Field(_B.max_zip_ratio, gt=1, description="inflated/compressed of a zip entry over 1 MiB")
+    max_doc_chars: int = Field(_B.max_doc_chars, ge=1, description="characters of text in one file")
+    max_doc_paragraphs: int = Field(_B.max_doc_paragraphs, ge=1)
+    max_doc_table_cells: int = Field(_B.max_doc_table_cells, ge=1)
+    max_xml_elements: int = Field(_B.max_xml_elements, ge=1, description="XML elements of a .docx body")
+    max_line_chars: int = Field(_B.max_line_chars, ge=1, description="one line of a .txt/.md file")
+    max_pdf_pages: int = Field(_B.max_pdf_pages, ge=1)
+    max_pdf_objects: int = Field(_B.max_pdf_objects, ge=1)
+    max_html_depth: int = Field(_B.max_html_depth, ge=1, description="nesting depth of HTML tags")
     abstain_below: float | None = Field(
         None, ge=0.0, le=1.0,
         description="withhold answers whose calibrated P(right) is below this; unset: the fitted threshold")

@@ -18,6 +18,11 @@ a 文号 line, else the first line); the 文号 is a line that is nothing but on
 is the first line that is nothing but a date (the one under a signature), the issuer the signature
 lines right above it; the addressees the line after the 文号 that ends with "：".
 
+Budget (budget.py): before python-docx inflates anything, the zip's entries are checked by their
+declared sizes and compression ratios, and `word/document.xml` is streamed once through a
+size-checked reader with an incremental parser that counts paragraphs, table cells, characters and
+elements as they arrive; a file over a limit is refused there, having cost a few megabytes at most.
+
 The outline part (`Unit`, `build_document`) knows nothing of Word; the PDF reader feeds it lines too.
 """
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 from qa.model import Block, Document
 
 from . import UnreadableDocument
+from .budget import RATIO_FLOOR_BYTES, BoundedReader, DocumentBudget
 from .common import doc_number_of_line, heading_level, is_date_line, is_unit_line, parse_cn_date, repair_text, stable_doc_id
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -68,15 +74,78 @@ class Unit:
 # ---------------------------------------------------------------------------------------------
 
 
-def _open(path: Path):
+def check_docx_budget(path: Path, budget: DocumentBudget) -> None:
+    """Refuse a .docx over the budget, reading no more of it than the limits allow."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            inflated = 0
+            for info in infos:
+                inflated += info.file_size
+                if inflated > budget.max_doc_inflated_bytes:
+                    raise budget.over(path.name, f"its zip entries inflate to {inflated:,} bytes or more "
+                                                 f"(at {info.filename})", "max_doc_inflated_bytes")
+                ratio = info.file_size / max(info.compress_size, 1)
+                if info.file_size > RATIO_FLOOR_BYTES and ratio > budget.max_zip_ratio:
+                    raise budget.over(path.name, f"{info.filename} inflates {ratio:,.0f}-fold "
+                                                 f"({info.compress_size:,} → {info.file_size:,} bytes)", "max_zip_ratio")
+            if "word/document.xml" in zf.namelist():
+                with zf.open("word/document.xml") as raw:
+                    _scan_body(BoundedReader(raw, budget.max_doc_inflated_bytes, lambda n: budget.over(
+                        path.name, f"word/document.xml inflates past {n - 1:,} bytes", "max_doc_inflated_bytes")),
+                        path.name, budget)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as e:
+        raise UnreadableDocument(f"{path.name}: not a .docx file (corrupt zip: {e})") from e
+
+
+def _scan_body(stream, name: str, budget: DocumentBudget) -> None:
+    """Count what python-docx would build, from a stream, keeping next to nothing in memory."""
+    from lxml import etree
+
+    paragraphs = cells = chars = elements = 0
+    p_tag, tc_tag, t_tag = f"{_W}p", f"{_W}tc", f"{_W}t"
+    try:
+        # no entities, no network, libxml2's default depth limit (256): the XML itself is untrusted
+        for _event, elem in etree.iterparse(stream, events=("end",), resolve_entities=False, no_network=True,
+                                            huge_tree=False):
+            elements += 1
+            tag = elem.tag
+            if tag == t_tag:
+                chars += len(elem.text or "")
+                if chars > budget.max_doc_chars:
+                    raise budget.over(name, f"{chars:,} characters of text or more", "max_doc_chars")
+            elif tag == p_tag:
+                paragraphs += 1
+                if paragraphs > budget.max_doc_paragraphs:
+                    raise budget.over(name, f"{paragraphs:,} paragraphs or more", "max_doc_paragraphs")
+            elif tag == tc_tag:
+                cells += 1
+                if cells > budget.max_doc_table_cells:
+                    raise budget.over(name, f"{cells:,} table cells or more", "max_doc_table_cells")
+            if elements > budget.max_xml_elements:
+                raise budget.over(name, f"word/document.xml has {elements:,} XML elements or more", "max_xml_elements")
+            if tag in (p_tag, tc_tag):  # drop what was counted: memory stays flat however long the body
+                elem.clear()
+                parent = elem.getparent()
+                while parent is not None and elem.getprevious() is not None:
+                    del parent[0]
+    except etree.XMLSyntaxError as e:
+        raise UnreadableDocument(f"{name}: damaged .docx file (word/document.xml: {e})") from e
+
+
+def _open(path: Path, budget: DocumentBudget | None = None):
     """The python-docx document, or UnreadableDocument saying why not."""
     import docx as python_docx  # python-docx (the top-level package, not this module)
     from docx.opc.exceptions import PackageNotFoundError
 
-    if path.stat().st_size == 0:
+    from . import default_budget
+
+    budget = budget or default_budget()
+    if budget.check_file_size(path) == 0:
         raise UnreadableDocument(f"{path.name}: the file is empty")
     if not zipfile.is_zipfile(path):
         raise UnreadableDocument(f"{path.name}: not a .docx file (corrupt zip)")
+    check_docx_budget(path, budget)
     try:
         return python_docx.Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as e:
@@ -85,9 +154,9 @@ def _open(path: Path):
         raise UnreadableDocument(f"{path.name}: damaged .docx file ({type(e).__name__}: {e})") from e
 
 
-def docx_text(path: Path) -> str:
+def docx_text(path: Path, budget: DocumentBudget | None = None) -> str:
     """The plain-text rendering of a .docx file that its blocks' offsets point into."""
-    return render_docx(_open(path))[0]
+    return render_docx(_open(path, budget))[0]
 
 
 def render_docx(document) -> tuple[str, list[Unit]]:
@@ -366,9 +435,9 @@ def build_document(units: list[Unit], source: str) -> Document:
     )
 
 
-def read_docx(path: Path, source: str) -> list[Document]:
+def read_docx(path: Path, source: str, budget: DocumentBudget | None = None) -> list[Document]:
     """Read a .docx file as one document; offsets are into `docx_text(path)`."""
-    _text, units = render_docx(_open(path))
+    _text, units = render_docx(_open(path, budget))
     if not units:
         raise UnreadableDocument(f"{path.name}: no text found (an empty document)")
     return [build_document(units, source)]

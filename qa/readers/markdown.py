@@ -66,8 +66,12 @@ ARTICLE_MAX_CHARS = 1500  # above this an article keeps one block per paragraph 
 
 
 def markdown_text(path: Path) -> str:
-    """The text of a Markdown file as every offset of its blocks counts it (UTF-8, newlines as read)."""
-    return path.read_text(encoding="utf-8")
+    """The text of a Markdown file as every offset of its blocks counts it (UTF-8, newlines as read),
+    read within the configured document budget."""
+    from . import default_budget
+    from .budget import read_text_bounded
+
+    return read_text_bounded(path, default_budget())
 
 
 def read_markdown(path: Path, source: str) -> list[Document]:

@@ -10,6 +10,11 @@ break cut). Otherwise the lines are joined into paragraphs (a line that does not
 continues on the next) and handed to the outline builder the .docx reader uses, which knows
 numbered headings (一、 / （一） / 1.), a date line and its signature.
 
+Budget (budget.py): the file's size first; then, before any page is extracted, the number of objects
+in its cross-reference tables and the pages of its page tree, counted by a walk that stops at the
+limit (pypdf would flatten the whole tree); while extracting, the characters so far; and pypdf's own
+decompression limits are set to the budget's inflated size for every stream.
+
 Unreadable: a file that is not a PDF or is damaged, an encrypted PDF that does not open with an
 empty password, and a PDF whose pages have no text ("no text layer (scanned?)"): there is no OCR.
 """
@@ -22,6 +27,7 @@ from pathlib import Path
 from qa.model import Document
 
 from . import UnreadableDocument
+from .budget import DocumentBudget, DocumentTooLarge
 from .common import doc_number_of_line, heading_level, is_date_line, is_unit_line
 from .docx import Unit, build_document
 
@@ -31,16 +37,18 @@ _SENTENCE_END = ("。", "！", "？", "；", "：", "”", "」", "）", ")", ":
 _MIN_WRAPPED_LINE = 20  # a line shorter than this ended its paragraph (a title, a signature…)
 
 
-def _reader(path: Path):
+def _reader(path: Path, budget: DocumentBudget):
     """The pypdf reader of an openable PDF, or UnreadableDocument saying why not."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
-    if path.stat().st_size == 0:
+    if budget.check_file_size(path) == 0:
         raise UnreadableDocument(f"{path.name}: the file is empty")
     try:
         reader = PdfReader(str(path))
         encrypted = reader.is_encrypted
+    except _LIMIT_ERRORS as e:
+        raise _pypdf_limit(path, e) from e
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as e:
         raise UnreadableDocument(f"{path.name}: not a readable PDF ({type(e).__name__}: {e})") from e
     if encrypted:
@@ -50,19 +58,104 @@ def _reader(path: Path):
             raise UnreadableDocument(f"{path.name}: encrypted PDF ({e})") from e
         if not opened:
             raise UnreadableDocument(f"{path.name}: encrypted PDF (a password is needed)")
+    objects = sum(len(v) for v in reader.xref.values()) + len(reader.xref_objStm)
+    if objects > budget.max_pdf_objects:
+        raise budget.over(path.name, f"its cross-reference tables list {objects:,} objects", "max_pdf_objects")
+    try:
+        pages = _count_pages(reader, budget.max_pdf_pages)
+    except _LIMIT_ERRORS as e:
+        raise _pypdf_limit(path, e) from e
+    if pages > budget.max_pdf_pages:
+        raise budget.over(path.name, f"{pages:,} pages or more", "max_pdf_pages")
     return reader
 
 
-def page_texts(path: Path) -> list[str]:
-    """The extracted text of every page (an empty string for a page without text)."""
-    reader = _reader(path)
-    texts: list[str] = []
+def _count_pages(reader, limit: int) -> int:
+    """Pages of the page tree, walked without flattening it; stops once past `limit` (a lying
+    /Count is not trusted, a node seen twice is not walked twice)."""
+    from pypdf.generic import NullObject
+
     try:
-        for page in reader.pages:
-            text = page.extract_text() or ""
-            texts.append(text.replace("\r\n", "\n").replace("\r", "\n").strip("\n"))
-    except Exception as e:  # a broken content stream: pypdf raises many kinds of errors
-        raise UnreadableDocument(f"{path.name}: broken PDF ({type(e).__name__}: {e})") from e
+        root = reader.trailer["/Root"].get_object()["/Pages"].get_object()
+    except _LIMIT_ERRORS:
+        raise
+    except Exception:  # no page tree: pypdf's own error when pages are read says more
+        return 0
+    pages = 0
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or isinstance(node, NullObject):
+            continue
+        seen.add(id(node))
+        kids = node.get("/Kids") if hasattr(node, "get") else None
+        if kids is None:
+            pages += 1
+            if pages > limit:
+                return pages
+            continue
+        kids = kids.get_object()
+        if len(kids) > limit:  # one node with a huge array of kids: no need to walk them
+            return len(kids)
+        stack.extend(k.get_object() for k in kids)
+        if len(seen) > 4 * limit + 16:  # intermediate nodes without pages
+            return limit + 1
+    return pages
+
+
+def _pypdf_limit(path: Path, e: Exception) -> DocumentTooLarge:
+    return DocumentTooLarge(path.name, f"pypdf stopped reading at one of its limits: {e}", None,
+                            "pypdf's decompression limits are QA_MAX_DOC_INFLATED_BYTES")
+
+
+def _limit_errors() -> tuple[type[BaseException], ...]:
+    try:
+        from pypdf.errors import LimitReachedError
+    except ImportError:  # pypdf < 5.1 has no such error
+        return ()
+    return (LimitReachedError,)
+
+
+_LIMIT_ERRORS = _limit_errors()
+
+
+def _pypdf_limits(budget: DocumentBudget):
+    """pypdf's decompression limits, at the budget's inflated size, for as long as the reader runs."""
+    import contextlib
+
+    try:
+        from pypdf import apply_configuration
+    except ImportError:  # pypdf < 7: its built-in limits (75 MB a stream) apply
+        return contextlib.nullcontext()
+    size = budget.max_doc_inflated_bytes
+    return apply_configuration(zlib_maximum_output_length=size, lzw_maximum_output_length=size,
+                               run_length_maximum_output_length=size, brotli_maximum_output_length=size,
+                               array_based_stream_maximum_output_length=size, maximum_declared_stream_length=size)
+
+
+def page_texts(path: Path, budget: DocumentBudget | None = None) -> list[str]:
+    """The extracted text of every page (an empty string for a page without text)."""
+    from . import default_budget
+
+    budget = budget or default_budget()
+    with _pypdf_limits(budget):
+        reader = _reader(path, budget)
+        texts: list[str] = []
+        chars = 0
+        try:
+            for page in reader.pages:
+                text = page.extract_text() or ""
+                texts.append(text.replace("\r\n", "\n").replace("\r", "\n").strip("\n"))
+                chars += len(texts[-1])
+                if chars > budget.max_doc_chars:
+                    raise budget.over(path.name, f"{chars:,} characters of text or more", "max_doc_chars")
+        except UnreadableDocument:
+            raise
+        except _LIMIT_ERRORS as e:
+            raise _pypdf_limit(path, e) from e
+        except Exception as e:  # a broken content stream: pypdf raises many kinds of errors
+            raise UnreadableDocument(f"{path.name}: broken PDF ({type(e).__name__}: {e})") from e
     if not any(t.strip() for t in texts):
         raise UnreadableDocument(f"{path.name}: no text layer (scanned?)")
     return texts
@@ -78,9 +171,9 @@ def join_pages(texts: list[str]) -> tuple[str, list[int]]:
     return "\n".join(texts), starts
 
 
-def pdf_text(path: Path) -> str:
+def pdf_text(path: Path, budget: DocumentBudget | None = None) -> str:
     """The text of a PDF as its blocks' offsets count it (pages joined by "\n")."""
-    return join_pages(page_texts(path))[0]
+    return join_pages(page_texts(path, budget))[0]
 
 
 def page_of(offset: int, page_starts: list[int]) -> int:
@@ -88,9 +181,9 @@ def page_of(offset: int, page_starts: list[int]) -> int:
     return max(1, bisect.bisect_right(page_starts, offset))
 
 
-def read_pdf(path: Path, source: str) -> list[Document]:
+def read_pdf(path: Path, source: str, budget: DocumentBudget | None = None) -> list[Document]:
     """Read a PDF: a gazette issue or notice by the gazette parser, else as plain paragraphs."""
-    text, starts = join_pages(page_texts(path))
+    text, starts = join_pages(page_texts(path, budget))
     if any(doc_number_of_line(line) for line in text.split("\n")):
         from .gazette import parse_gazette_text
 
