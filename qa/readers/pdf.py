@@ -44,6 +44,9 @@ def _reader(path: Path, budget: DocumentBudget):
 
     if budget.check_file_size(path) == 0:
         raise UnreadableDocument(f"{path.name}: the file is empty")
+    declared = _declared_objects(path)
+    if declared > budget.max_pdf_objects:
+        raise budget.over(path.name, f"its trailer declares {declared:,} objects", "max_pdf_objects")
     try:
         reader = PdfReader(str(path))
         encrypted = reader.is_encrypted
@@ -71,8 +74,10 @@ def _reader(path: Path, budget: DocumentBudget):
 
 
 def _count_pages(reader, limit: int) -> int:
-    """Pages of the page tree, walked without flattening it; stops once past `limit` (a lying
-    /Count is not trusted, a node seen twice is not walked twice)."""
+    """Pages of the page tree, walked without flattening it; stops once past `limit`. A page is
+    counted once per reference, as a reader would render it (a tree whose nodes all point at one
+    page is a million pages in a thousand objects), and the walk stops after `limit` inner nodes
+    too (a tree that loops)."""
     from pypdf.generic import NullObject
 
     try:
@@ -81,27 +86,37 @@ def _count_pages(reader, limit: int) -> int:
         raise
     except Exception:  # no page tree: pypdf's own error when pages are read says more
         return 0
-    pages = 0
-    seen: set[int] = set()
+    pages = inner = 0
     stack = [root]
     while stack:
-        node = stack.pop()
-        if id(node) in seen or isinstance(node, NullObject):
+        node = stack.pop().get_object()  # resolved only when reached: kids past the limit never are
+        if isinstance(node, NullObject) or not hasattr(node, "get"):
             continue
-        seen.add(id(node))
-        kids = node.get("/Kids") if hasattr(node, "get") else None
+        kids = node.get("/Kids")
         if kids is None:
             pages += 1
             if pages > limit:
                 return pages
             continue
+        inner += 1
         kids = kids.get_object()
-        if len(kids) > limit:  # one node with a huge array of kids: no need to walk them
-            return len(kids)
-        stack.extend(k.get_object() for k in kids)
-        if len(seen) > 4 * limit + 16:  # intermediate nodes without pages
-            return limit + 1
+        if len(kids) > limit or inner > limit:
+            return max(len(kids), limit + 1)
+        stack.extend(reversed(kids))
     return pages
+
+
+_SIZE_RE = re.compile(rb"/Size\s+(\d{1,12})")
+
+
+def _declared_objects(path: Path) -> int:
+    """The object count the trailer (or the xref stream's dictionary) declares, read from the end
+    of the file: pypdf would parse every cross-reference entry before anything can be checked."""
+    with open(path, "rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 65536))
+        tail = fh.read()
+    sizes = _SIZE_RE.findall(tail)
+    return int(sizes[-1]) if sizes else 0
 
 
 def _pypdf_limit(path: Path, e: Exception) -> DocumentTooLarge:
@@ -145,6 +160,9 @@ def page_texts(path: Path, budget: DocumentBudget | None = None) -> list[str]:
         chars = 0
         try:
             for page in reader.pages:
+                contents = page.get_contents()
+                if contents is not None:  # decoded here first: extract_text would hide a limit reached
+                    contents.get_data()
                 text = page.extract_text() or ""
                 texts.append(text.replace("\r\n", "\n").replace("\r", "\n").strip("\n"))
                 chars += len(texts[-1])
