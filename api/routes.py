@@ -23,7 +23,7 @@ _ERRORS = {422: {"model": ErrorBody, "description": "invalid request"},
 def hit_to_schema(service, rank: int, hit: Hit) -> SearchHit:
     return SearchHit(rank=rank, score=round(hit.score, 4), text=hit.chunk.text,
                      citation=Citation(**service.citation(hit.chunk)), chunk_id=hit.chunk.chunk_id,
-                     lexical_score=round(hit.lexical, 4), dense_score=round(hit.dense, 4))
+                     lexical_score=round(hit.lexical, 4), dense_score=round(hit.dense, 4), match=hit.match)
 
 
 @router.post("/v1/search", response_model=SearchResponse, responses={**_ERRORS, 404: {"model": ErrorBody}},

@@ -37,6 +37,10 @@ class Citation(BaseModel):
     source: str | None = Field(description="corpus file the passage comes from")
     char_start: int
     char_end: int
+    version: str | None = Field(None, description="for one of several versions of a law: its version "
+                                "(the title's note, e.g. 2012修正, else its date); null otherwise")
+    latest_version: bool | None = Field(None, description="whether this is the newest indexed version of the law; "
+                                        "null when the index holds one version")
 
 
 class SearchHit(BaseModel):
@@ -47,6 +51,8 @@ class SearchHit(BaseModel):
     chunk_id: int
     lexical_score: float
     dense_score: float
+    match: Literal["article"] | None = Field(None, description="'article': the passage holds the article the "
+                                             "question names by number (looked up, ranked first)")
 
 
 class SearchResponse(BaseModel):

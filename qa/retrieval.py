@@ -18,8 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .articles import ArticleCatalog
 from .chunking import indexed_body
 from .embedders import Embedder
+from .expansion import TermScores, expansion_bonus, feedback_expansion, thesaurus_expansions
 from .model import Chunk
 from .overlap import bigrams, clause_overlap, norm_text
 from .store import LoadedIndex
@@ -30,6 +32,10 @@ FRONT_MATTER_PRIOR = 0.6
 CLAUSE_WEIGHT = 0.3
 RERANK_DEPTH = 30
 WINDOW_MIX = 0.5  # 0 = whole-passage cosine only, 1 = the best window's alone (measured worse on dev)
+# the vocabulary bridge (qa/expansion.py); 0 = off. Measured in bench/eval_bridge.py, see BENCHMARKS.md
+THESAURUS_WEIGHT = 0.0
+FEEDBACK_WEIGHT = 0.0
+FEEDBACK_DEPTH = 5
 OUTSIDE_NAMED_DOC = 0.85  # score factor for passages outside a document the question names
 TITLE_MATCH = 0.5  # share of a title's character pairs a question must hold to name it
 # words every title has: they do not name one document
@@ -44,6 +50,7 @@ class Hit:
     dense: float  # cosine similarity, with its best window's blended in (0 when there is no dense index)
     lexical_norm: float
     dense_norm: float
+    match: str | None = None  # "article": found by the article the question names, not by ranking
 
 
 @dataclass
@@ -59,7 +66,9 @@ class HybridRetriever:
     def __init__(self, index: LoadedIndex, embedder: Embedder | None,
                  lexical_weight: float = LEXICAL_WEIGHT, depth: int = CANDIDATE_DEPTH,
                  clause_weight: float = CLAUSE_WEIGHT, rerank_depth: int = RERANK_DEPTH,
-                 window_mix: float = WINDOW_MIX) -> None:
+                 window_mix: float = WINDOW_MIX, article_lookup: bool = True,
+                 thesaurus_weight: float = THESAURUS_WEIGHT, feedback_weight: float = FEEDBACK_WEIGHT,
+                 feedback_depth: int = FEEDBACK_DEPTH) -> None:
         self.index = index
         self.embedder = embedder if index.vectors is not None else None
         self.lexical_weight = lexical_weight if self.embedder is not None else 1.0
@@ -67,6 +76,10 @@ class HybridRetriever:
         self.clause_weight = clause_weight
         self.rerank_depth = rerank_depth
         self.window_mix = window_mix
+        self.article_lookup = article_lookup
+        self.thesaurus_weight = thesaurus_weight
+        self.feedback_weight = feedback_weight
+        self.feedback_depth = feedback_depth
         self._windows = None
         if self.embedder is not None and index.window_vectors is not None and len(index.window_vectors) \
                 and window_mix > 0:
@@ -77,6 +90,7 @@ class HybridRetriever:
         self._doc_of = np.array([c.doc_id for c in index.chunks])
         vocab = index.bm25.vocab_dict or {}
         self._vocab = vocab
+        self._terms = TermScores(index.bm25, len(index.chunks))
         n_docs = max(1, len(index.chunks))
         # document frequency per term from the CSC matrix: column lengths
         indptr = np.asarray(index.bm25.scores["indptr"])
@@ -90,15 +104,23 @@ class HybridRetriever:
         # per-document things `named_documents` needs, computed once instead of on every query
         self._doc_numbers = [(d.doc_id, norm_text(d.doc_number)) for d in index.documents.values() if d.doc_number]
         self._title_gram_list = [(doc_id, grams) for doc_id, grams in self._title_grams.items() if grams]
+        # laws by name and their articles by number: "《X法》第十九条" is looked up, not ranked
+        self.articles = ArticleCatalog(index.documents, index.chunks)
         self._exact = index.vectors is not None and index.manifest.vector_index == "flat" and \
             index.raw_vectors is not None
 
     def named_documents(self, query: str) -> set[str]:
-        """Documents the query names: by 文号, else by most of a title's characters pairs."""
+        """Documents the query names: by 文号, else by a law's name (full or short: 劳动合同法 for
+        中华人民共和国劳动合同法; every version of it), else by most of a title's characters pairs."""
         q = norm_text(query)
+        laws = self.articles.named_laws(query)
+        if len(laws) == 1:
+            return set(laws[0].versions)
         by_number = {doc_id for doc_id, number in self._doc_numbers if number in q}
         if by_number:
             return by_number
+        if laws:
+            return set()  # several laws named: none of them is the one scope
         q_grams = bigrams(q)
         best, best_score = set(), 0.0
         for doc_id, t_grams in self._title_gram_list:
@@ -178,20 +200,64 @@ class HybridRetriever:
         analysis = self.analyse(query)
         mask = (self._doc_of == doc) if doc is not None else None
         scoped = self.named_documents(query) if doc is None else set()
-        lex = self.lexical_scores(self._without_title_words(analysis, scoped))
+        ranked_on = self._without_title_words(analysis, scoped)
+        lex = self.lexical_scores(ranked_on)
+        if self.thesaurus_weight > 0:
+            # words of the question that the text may say otherwise (同义词词林), never above the word itself
+            own = [t for t in ranked_on.tokens if t in ranked_on.known_tokens or t not in analysis.known_tokens]
+            lex = lex + expansion_bonus(self._terms, ranked_on.known_tokens,
+                                        thesaurus_expansions(own, self._terms, self.thesaurus_weight))
         if mask is not None:
             lex = np.where(mask, lex, 0.0)
-        n_lex = min(self.depth, int((lex > 0).sum()))
-        lex_idx = np.argpartition(-lex, n_lex - 1)[:n_lex] if n_lex else np.array([], dtype=np.int64)
 
         dense_idx = np.array([], dtype=np.int64)
         q = sims = None
         if self.embedder is not None:
             q = self.embedder.embed_query(query).astype(np.float32)
             dense_idx, sims = self.dense_candidates(q, mask)
-        cand = np.union1d(lex_idx, dense_idx).astype(np.int64)
+        # the articles the question names by number come first, whatever their scores
+        pinned = self.articles.lookup(query, default_docs=[doc] if doc is not None else scoped) \
+            if self.article_lookup else []
+        if doc is not None:
+            pinned = [r for r in pinned if self._doc_of[r] == doc]
+
+        if self.feedback_weight > 0:
+            # pseudo-relevance feedback: the words of the first pass's best passages, as a second query
+            cand, fused, *_ = self._fuse(query, lex, q, sims, dense_idx, pinned, scoped, clause=False)
+            top = cand[np.argsort(-fused, kind="stable")[: self.feedback_depth]]
+            lists = [self.index.segmenter.tokenize(indexed_body(self.index.chunks[int(r)])) for r in top]
+            exp = feedback_expansion(lists, analysis.tokens, self._idf, self.feedback_weight)
+            bonus = expansion_bonus(self._terms, ranked_on.known_tokens, exp)
+            lex = lex + (np.where(mask, bonus, 0.0) if mask is not None else bonus)
+
+        cand, fused, lex_c, lex_n, dense_c, dense_n = self._fuse(query, lex, q, sims, dense_idx, pinned, scoped)
         if cand.size == 0:
             return [], analysis
+        order = np.argsort(-fused, kind="stable")
+        pinned_set = set(pinned)
+        first = [int(np.searchsorted(cand, r)) for r in pinned]
+        if first:
+            fused[first] = 1.0  # an exact lookup is as sure as retrieval gets
+            order = np.concatenate([np.asarray(first, dtype=np.int64), order[~np.isin(order, first)]])
+        hits = [
+            Hit(chunk=self.index.chunks[int(cand[i])], score=float(fused[i]), lexical=float(lex_c[i]),
+                dense=float(dense_c[i]), lexical_norm=float(lex_n[i]), dense_norm=float(dense_n[i]),
+                match="article" if int(cand[i]) in pinned_set else None)
+            for i in order[:top_k]
+        ]
+        return hits, analysis
+
+    def _fuse(self, query: str, lex: np.ndarray, q: np.ndarray | None, sims: np.ndarray | None,
+              dense_idx: np.ndarray, pinned: list[int], scoped: set[str], clause: bool = True
+              ) -> tuple[np.ndarray, ...]:
+        """(candidate rows, fused score, raw and normalised lexical, raw and normalised dense), each per
+        candidate: the union of both sides' best `depth` and the pinned rows."""
+        n_lex = min(self.depth, int((lex > 0).sum()))
+        lex_idx = np.argpartition(-lex, n_lex - 1)[:n_lex] if n_lex else np.array([], dtype=np.int64)
+        cand = np.union1d(np.union1d(lex_idx, dense_idx), np.asarray(pinned, dtype=np.int64)).astype(np.int64)
+        empty = np.zeros(0, dtype=np.float32)
+        if cand.size == 0:
+            return cand, empty, empty, empty, empty, empty
 
         lex_c = lex[cand]
         lex_max = float(lex_c.max()) if lex_c.size else 0.0
@@ -211,17 +277,11 @@ class HybridRetriever:
             # a question that names a document (by 文号 or title) is about that document
             outside = ~np.isin(self._doc_of[cand], list(scoped))
             fused = np.where(outside, fused * OUTSIDE_NAMED_DOC, fused)
-        if self.clause_weight > 0:
+        if clause and self.clause_weight > 0:
             # re-rank the head of the list by how well one clause of the passage covers the question
             head = np.argsort(-fused, kind="stable")[: self.rerank_depth]
             for i in head:
                 chunk = self.index.chunks[int(cand[i])]
                 fused[i] += self.clause_weight * clause_overlap(query, indexed_body(chunk)) * self._prior[cand[i]]
             fused /= 1 + self.clause_weight
-        order = np.argsort(-fused, kind="stable")[:top_k]
-        hits = [
-            Hit(chunk=self.index.chunks[int(cand[i])], score=float(fused[i]), lexical=float(lex_c[i]),
-                dense=float(dense_c[i]), lexical_norm=float(lex_n[i]), dense_norm=float(dense_n[i]))
-            for i in order
-        ]
-        return hits, analysis
+        return cand, fused, lex_c, lex_n, dense_c, dense_n

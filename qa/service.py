@@ -177,7 +177,9 @@ class QAService:
         return self.index.documents.get(doc_id)
 
     def citation(self, chunk: Chunk) -> dict:
-        doc = self.index.documents.get(chunk.doc_id)
+        index, retriever = self.state
+        doc = index.documents.get(chunk.doc_id)
+        versions = retriever.articles.version_info(chunk.doc_id) or {}
         return {
             "doc_id": chunk.doc_id,
             "doc_title": doc.title if doc else None,
@@ -189,6 +191,8 @@ class QAService:
             "source": doc.source if doc else None,
             "char_start": chunk.char_start,
             "char_end": chunk.char_end,
+            "version": versions.get("version"),
+            "latest_version": versions.get("latest"),
         }
 
     def ask(self, question: str, top_k: int = 5) -> "AskResult":
