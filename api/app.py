@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import logging
-import time
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa import __version__
+from qa.logs import setup_logging
 from qa.service import QAService
 from qa.settings import Settings, get_settings
 
-from . import chat, web
+from . import chat, observability, web
 from .errors import error_response, install_error_handlers
 from .ratelimit import RateLimitMiddleware
 from .routes import router
@@ -22,24 +22,18 @@ log = logging.getLogger("api")
 MAX_BODY_BYTES = 64 * 1024
 
 
-def _ensure_logging() -> None:
+def _ensure_logging(settings: Settings) -> None:
     """Request and build lines must reach stderr however the app is started (`qa serve` configures
-    logging; a bare `uvicorn api.app:app` configures only uvicorn's own loggers)."""
-    if logging.getLogger().handlers:
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name in ("api", "qa"):
-        logger = logging.getLogger(name)
-        if not logger.handlers:
-            logger.addHandler(handler)
-            logger.setLevel(logging.INFO)
+    logging; a bare `uvicorn api.app:app` or a worker process configures only uvicorn's own loggers,
+    which then go through ours, in QA_LOG_FORMAT)."""
+    if not logging.getLogger().handlers:
+        setup_logging(settings.log_format)
 
 
 def create_app(service: QAService | None = None, settings: Settings | None = None,
                build_if_missing: bool = True) -> FastAPI:
-    _ensure_logging()
     settings = settings or get_settings()
+    _ensure_logging(settings)
     service = service or QAService(settings)
 
     @asynccontextmanager
@@ -58,8 +52,10 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.metrics = observability.Metrics(service)
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(observability.router)
     app.include_router(chat.router)
     app.include_router(web.router)
     app.include_router(uploads_router)
@@ -67,20 +63,14 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
         from fastapi.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
-                           allow_headers=["Content-Type", "X-API-Key"])
+                           allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"], expose_headers=["X-Request-ID"])
 
     app.add_middleware(BodyLimitMiddleware, upload_limit=settings.max_upload_bytes + 64 * 1024)
     # outermost but for the request log: a refused request costs no body parsing and no search
     app.add_middleware(RateLimitMiddleware, configured=settings.rate_limit, bind_host=settings.host)
 
-    @app.middleware("http")
-    async def log_requests(request: Request, call_next):
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        log.info("%s %s %d %.1fms", request.method, request.url.path, response.status_code,
-                 (time.perf_counter() - t0) * 1000)
-        return response
-
+    # added last, so outermost: its id, log line and count cover every response, 413s and 500s too
+    app.add_middleware(observability.RequestContextMiddleware, metrics=app.state.metrics)
     return app
 
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.concurrency import run_in_threadpool
 
 from qa.retrieval import Hit
 
 from .deps import ServiceDep
+from .observability import record_answer
 from .schemas import (AskRequest, AskResponse, Citation, DocumentChunk, DocumentInfo, DocumentList,
                       DocumentText, ErrorBody, Health, SearchHit, SearchRequest, SearchResponse)
 
@@ -37,9 +38,10 @@ async def search(body: SearchRequest, service: ServiceDep) -> SearchResponse:
 
 @router.post("/v1/ask", response_model=AskResponse, responses=_ERRORS, tags=["answers"],
              summary="A short extractive answer with its citations, or answer_type 'none'")
-async def ask(body: AskRequest, service: ServiceDep) -> AskResponse:
+async def ask(body: AskRequest, service: ServiceDep, request: Request) -> AskResponse:
     result = await run_in_threadpool(service.ask, body.question, body.top_k)
     a = result.answer
+    record_answer(request, "/v1/ask", a.answer_type)
     return AskResponse(question=result.question, answer=a.answer, answer_type=a.answer_type,
                        lead_units=a.lead_units, supporting_units=a.supporting_units,
                        confidence=round(a.confidence, 3),

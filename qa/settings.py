@@ -13,6 +13,7 @@
 | QA_MAX_UPLOAD_BYTES | 20 MiB     | largest accepted upload                                        |
 | QA_CORS_ORIGINS   | (none)       | JSON list of origins allowed by CORS; CORS is off by default   |
 | QA_ABSTAIN_BELOW  | (fitted)     | /v1/ask withholds answers whose P(right) is below this (default: the threshold fitted with the model) |
+| QA_LOG_FORMAT     | text         | `text` lines, or `json`: one JSON object per line with request_id |
 """
 from __future__ import annotations
 
@@ -73,6 +74,8 @@ class Settings(BaseSettings):
     abstain_below: float | None = Field(
         None, ge=0.0, le=1.0,
         description="withhold answers whose calibrated P(right) is below this; unset: the fitted threshold")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="'text' log lines, or 'json': one object per line (time, level, request_id, …)")
     host: str = "127.0.0.1"
     port: int = 8000
 
