@@ -1,7 +1,9 @@
 """An OpenAI-compatible face for chatbot frameworks: `POST /v1/chat/completions` and `GET /v1/models`.
 
 A chatbot sends the conversation; the last user message is the question, answered by the service's
-`ask` (the same extractive answer as POST /v1/ask, never generated text). The reply's content is the
+`ask` (the same extractive answer as POST /v1/ask, never generated text). A follow-up that names no
+topic ("那配合的单位有哪些？") is made to stand alone with the previous user question's topic
+(`qa.followup`); the question answered comes back as the extra field `question`. The reply's content is the
 answer, or the not-in-corpus sentence, followed by the numbered sources, one per line:
 
     市乡村振兴局
@@ -27,9 +29,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from qa.followup import resolve as resolve_followup
 from qa.service import QAService, QueryError
 
 from .deps import ServiceDep
+from .observability import record_answer
 from .routes import hit_to_schema
 from .schemas import ErrorBody, SearchHit
 
@@ -86,6 +90,8 @@ class ChatCompletion(BaseModel):
     choices: list[Choice]
     usage: Usage
     citations: list[SearchHit] = Field(description="the passages cited, as in POST /v1/ask")
+    question: str = Field(description="the question answered: the last user message, or a follow-up that "
+                                      "named no topic made to stand alone with the previous question's topic")
 
 
 class ModelCard(BaseModel):
@@ -150,18 +156,20 @@ def message_text(message: ChatMessage) -> str:
 
 
 def question_of(body: ChatRequest, max_chars: int) -> str:
-    """The last user message, checked as /v1/ask checks a question."""
-    users = [m for m in body.messages if m.role == "user"]
+    """The last user message, checked as /v1/ask checks a question, made to stand alone when it is a
+    follow-up that names no topic of its own (resolved against the earlier user messages)."""
+    users = [message_text(m).strip() for m in body.messages if m.role == "user"]
     if not users:
         raise ChatRequestError("no_user_message", "the messages hold no message with role 'user'",
                                param="messages")
-    question = message_text(users[-1]).strip()
+    question = users[-1]
     if not question:
         raise ChatRequestError("empty_query", "the last user message is empty", param="messages")
     if len(question) > max_chars:
         raise ChatRequestError("query_too_long", f"the last user message has {len(question)} characters; "
                                                  f"at most {max_chars}", param="messages")
-    return question
+    resolved = resolve_followup(question, [q for q in users[:-1] if len(q) <= max_chars]).resolved
+    return resolved if len(resolved) <= max_chars else question
 
 
 # -- the reply ---------------------------------------------------------------------------------------
@@ -185,11 +193,11 @@ def reply_pieces(answer: str | None, found: bool, citations: list[SearchHit]) ->
     return pieces
 
 
-def run_ask(service: QAService, question: str) -> tuple[list[str], list[SearchHit]]:
+def run_ask(service: QAService, question: str) -> tuple[list[str], list[SearchHit], str]:
     result = service.ask(question, TOP_K)
     citations = [hit_to_schema(service, i, h) for i, h in enumerate(result.hits, 1)]
     found = result.answer.answer_type != "none"
-    return reply_pieces(result.answer.answer, found, citations), citations
+    return reply_pieces(result.answer.answer, found, citations), citations, result.answer.answer_type
 
 
 def usage_of(body: ChatRequest, content: str) -> Usage:
@@ -205,7 +213,7 @@ def sse(data: dict | str) -> str:
 
 
 def stream_events(completion_id: str, created: int, pieces: list[str], citations: list[SearchHit],
-                  usage: Usage | None) -> Iterator[str]:
+                  usage: Usage | None, question: str) -> Iterator[str]:
     """Server-sent events: the role, one content delta per piece, the stop chunk with the citations,
     the usage chunk when asked for (stream_options.include_usage), then [DONE]."""
     def chunk(delta: dict, finish_reason: str | None = None, **extra: Any) -> str:
@@ -216,7 +224,7 @@ def stream_events(completion_id: str, created: int, pieces: list[str], citations
     yield chunk({"role": "assistant", "content": ""})
     for piece in pieces:
         yield chunk({"content": piece})
-    yield chunk({}, "stop", citations=[c.model_dump() for c in citations])
+    yield chunk({}, "stop", citations=[c.model_dump() for c in citations], question=question)
     if usage is not None:
         yield sse({"id": completion_id, "object": "chat.completion.chunk", "created": created,
                    "model": MODEL_ID, "choices": [], "usage": usage.model_dump()})
@@ -258,22 +266,25 @@ async def chat_completions(request: Request, service: ServiceDep) -> JSONRespons
     try:
         body = await parse_request(request)
         question = question_of(body, service.settings.max_query_chars)
-        pieces, citations = await run_in_threadpool(run_ask, service, question)
+        pieces, citations, answer_type = await run_in_threadpool(run_ask, service, question)
     except ChatRequestError as e:
         return openai_error(e)
     except QueryError as e:
         return openai_error(ChatRequestError(e.code, e.message))
+    record_answer(request, "/v1/chat/completions", answer_type)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     content = "".join(pieces)
     usage = usage_of(body, content)
     if body.stream:
         include_usage = bool((body.stream_options or {}).get("include_usage"))
-        events = stream_events(completion_id, created, pieces, citations, usage if include_usage else None)
+        events = stream_events(completion_id, created, pieces, citations, usage if include_usage else None,
+                               question)
         return StreamingResponse(events, media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     completion = ChatCompletion(id=completion_id, created=created, model=MODEL_ID, usage=usage,
-                                choices=[Choice(message=AssistantMessage(content=content))], citations=citations)
+                                choices=[Choice(message=AssistantMessage(content=content))], citations=citations,
+                                question=question)
     return JSONResponse(completion.model_dump())
 
 

@@ -149,3 +149,46 @@ def test_invalid_requests_raw(server_url, client):
     # the streaming mode refuses before it starts: a JSON error, not an event stream
     with pytest.raises(openai.BadRequestError):
         client.chat.completions.create(model=MODEL, messages=user(""), stream=True)
+
+
+# -- follow-ups: the conversation is read (conversations written for these tests) ---------------------
+
+LEAD_Q = "黄河滩区治理工程由哪个单位牵头？"
+SUPPORTING = ["库区管理局", "自然资源局", "生态环境分局"]
+
+
+def conversation(*turns: str) -> list[dict]:
+    """user, assistant, user, …: the assistant turns as a chatbot would send them back."""
+    return [{"role": "user" if i % 2 == 0 else "assistant", "content": t} for i, t in enumerate(turns)]
+
+
+def test_a_follow_up_is_answered_about_the_previous_task(client):
+    first = client.chat.completions.create(model=MODEL, messages=user(LEAD_Q))
+    first_answer = first.choices[0].message.content.split("\n\n", 1)[0]
+    assert first_answer == "水务局"
+    follow = client.chat.completions.create(model=MODEL, messages=conversation(
+        LEAD_Q, first.choices[0].message.content, "那配合的单位有哪些？"))
+    answer = follow.choices[0].message.content.split("\n\n", 1)[0]
+    assert [u for u in SUPPORTING if u in answer] == SUPPORTING and "水务局" not in answer
+    assert follow.model_extra["question"] == "黄河滩区治理工程，配合的单位有哪些？"
+    assert "滩区" in follow.model_extra["citations"][0]["text"]
+    # the same follow-up without the conversation has no task to go by
+    alone = client.chat.completions.create(model=MODEL, messages=user("那配合的单位有哪些？"))
+    assert alone.model_extra["question"] == "那配合的单位有哪些？"
+    assert alone.choices[0].message.content.split("\n\n", 1)[0] != answer
+
+
+def test_a_follow_up_streamed_names_the_question_answered(client):
+    chunks = list(client.chat.completions.create(model=MODEL, stream=True, messages=conversation(
+        LEAD_Q, "水务局", "那配合的单位有哪些？")))
+    content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert all(u in content.split("\n\n", 1)[0] for u in SUPPORTING)
+    assert chunks[-1].model_extra["question"] == "黄河滩区治理工程，配合的单位有哪些？"
+
+
+def test_a_new_topic_is_not_mixed_with_the_previous_one(client):
+    completion = client.chat.completions.create(model=MODEL, messages=conversation(
+        LEAD_Q, "水务局", "河岸堤防工程谁牵头？"))
+    assert completion.model_extra["question"] == "河岸堤防工程谁牵头？"
+    assert completion.choices[0].message.content.startswith("水务局")
+    assert "堤防" in completion.model_extra["citations"][0]["text"]
