@@ -10,9 +10,7 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -39,10 +37,9 @@ def _settings(index: Path | None = None, embedder: str | None = None) -> Setting
 
 
 def _setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("bm25s", "faiss.loader", "jieba"):  # libraries that log their internals at INFO/DEBUG
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from .logs import setup_logging
+
+    setup_logging(get_settings().log_format, verbose)
 
 
 def _service(settings: Settings):
@@ -242,11 +239,47 @@ def serve(
         # worker processes build the app from the environment (api.app:app), so pass the settings on
         os.environ.update({"QA_INDEX_DIR": str(settings.index_dir), "QA_CORPUS_DIR": str(settings.corpus_dir),
                            "QA_EMBEDDER": settings.embedder, "QA_OMP_THREADS": str(settings.omp_threads),
-                           "QA_HOST": host})
-        uvicorn.run("api.app:app", host=host, port=port, workers=workers, log_level="info", access_log=False)
+                           "QA_HOST": host, "QA_LOG_FORMAT": settings.log_format})
+        # log_config=None: uvicorn's own lines go through our handler (text or JSON), not its own
+        uvicorn.run("api.app:app", host=host, port=port, workers=workers, log_level="info", access_log=False,
+                    log_config=None)
         return
     application = create_app(service, settings, build_if_missing=False)
-    uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(application, host=host, port=port, log_level="info", access_log=False, log_config=None)
+
+
+@app.command()
+def mcp(
+    index: IndexOpt = None,
+    embedder: EmbedderOpt = None,
+    http: Annotated[Optional[int], typer.Option("--http", metavar="PORT", min=1, max=65535, help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio")] = None,
+    host: Annotated[Optional[str], typer.Option(help="address for --http [default 127.0.0.1]")] = None,
+    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="corpus folder used when the index must be built")] = None,
+) -> None:
+    """Serve the tools search, ask and document to an MCP-capable assistant (stdio by default).
+
+    An assistant launches `qa mcp --index DIR` and talks to it over stdin/stdout; logs go to stderr.
+    Builds the index from the corpus first if none exists.
+    """
+    try:
+        from . import mcp_server
+        import mcp as _sdk  # noqa: F401  (the official SDK: an extra, see README)
+    except ImportError:
+        _fail("the MCP server needs the `mcp` package: pip install 'gazette-qa[mcp]'")
+    _setup_logging()
+    settings = _settings(index, embedder)
+    if corpus is not None:
+        settings = settings.model_copy(update={"corpus_dir": corpus})
+    service = _service(settings)
+    from .embedders import EmbedderError
+    from .store import IndexError_
+
+    try:
+        # no progress bars: the assistant shows stderr as a log, not as a terminal
+        service.ensure_index(progress=False)
+    except (IndexError_, EmbedderError, FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+    mcp_server.run(service, http_port=http, host=host or settings.host)
 
 
 @app.command()
