@@ -23,6 +23,8 @@ from .model import Chunk, Document
 from .readers import SUPPORTED_SUFFIXES, UnreadableDocument, read_file, source_text
 from .segment import Segmenter, harvest_domain_terms
 from .store import BuildData, FileStore, Previous, PreviousFile, Store, index_lock, sha256_file, text_key
+from .tasks import FORMAT as TASKS_FORMAT
+from .tasks import document_entry, registry_payload
 
 __all__ = ["BuildReport", "PreviousFile", "add_to_index", "build_index", "dense_text", "discover", "index_lock",
            "lexical_text", "read_corpus", "reading_fingerprint", "remove_from_index"]
@@ -48,7 +50,8 @@ class BuildReport:
         s = (f"indexed {self.documents} documents, {self.chunks} chunks from {self.files} files "
              f"({self.files - self.files_reused} read, {self.files_reused} unchanged) in "
              f"{self.seconds.get('total', 0):.1f} s (read {self.seconds.get('read', 0):.1f} s, lexical "
-             f"{self.seconds.get('lexical', 0):.1f} s, dense {self.seconds.get('dense', 0):.1f} s; "
+             f"{self.seconds.get('lexical', 0):.1f} s, tasks {self.seconds.get('tasks', 0):.2f} s, "
+             f"dense {self.seconds.get('dense', 0):.1f} s; "
              f"{self.embedded} vectors embedded, {self.reused} reused, for chunks and {self.windows} "
              f"sentence windows) → {self.index_path}")
         if self.skipped:
@@ -91,7 +94,9 @@ def reading_fingerprint() -> str:
     code is not reused (a fixed reader must re-read every file)."""
     here = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for path in sorted([*(here / "readers").glob("*.py"), here / "chunking.py", here / "model.py"]):
+    # the task registry is made from the same reading: new registry code re-reads every file too
+    reading_code = [here / "chunking.py", here / "model.py", here / "units.py", here / "tasks.py", here / "unit_names.py"]
+    for path in sorted([*(here / "readers").glob("*.py"), *reading_code]):
         h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:16]
 
@@ -181,6 +186,44 @@ def _reuse(known: PreviousFile, exclude_docs: set[str], used_ids: set[str], chun
 
 
 
+def task_entries(documents: Sequence[Document], doc_texts: dict[str, dict], corpus: Sequence[dict],
+                 previous: dict | None) -> dict[str, dict]:
+    """The task registry's entry of every document (qa.tasks): made from the blocks of a document read
+    by this build, taken over from the serving registry for a file that was not read again (the same
+    reading code made it: the reading fingerprint covers qa.tasks), read again when it has none."""
+    old = (previous or {}).get("docs", {}) if (previous or {}).get("format") == TASKS_FORMAT else {}
+    entries: dict[str, dict] = {}
+    missing: dict[str, list[Document]] = {}
+    for doc in documents:
+        if doc.blocks:
+            entries[doc.doc_id] = document_entry(doc, doc_texts.get(doc.doc_id))
+        elif doc.doc_id in old and old[doc.doc_id].get("source") == doc.source:
+            entries[doc.doc_id] = old[doc.doc_id]
+        else:
+            missing.setdefault(doc.source, []).append(doc)
+    paths = {c["source"]: Path(c["path"]) for c in corpus}
+    for source, docs in missing.items():  # an index made before the registry: read those files once
+        try:
+            fresh = read_file(paths[source], source)
+            src = source_text(paths[source])
+        except (KeyError, OSError, UnreadableDocument) as e:
+            log.warning("no task records for %s: %s", source, e)
+            continue
+        by_id = {d.doc_id: d for d in fresh}
+        for k, doc in enumerate(docs):
+            made = by_id.get(doc.doc_id) or (fresh[k] if k < len(fresh) else None)
+            if made is not None:
+                made.doc_id = doc.doc_id
+                entries[doc.doc_id] = document_entry(made, document_text(made, src))
+    return entries
+
+
+def _with_tasks(extras: dict, documents: Sequence[Document], doc_texts: dict[str, dict],
+                corpus: Sequence[dict]) -> dict:
+    entries = task_entries(documents, doc_texts, corpus, extras.get("tasks"))
+    return {**extras, "tasks": registry_payload(entries)}
+
+
 def _store(index_dir: Path, store: Store | None) -> Store:
     return store if store is not None else FileStore(Path(index_dir))
 
@@ -221,14 +264,19 @@ def _build_index(corpus_paths: Sequence[Path], store: Store, embedder: Embedder 
     token_lists = _tokenize_reusing(lex_texts, segmenter, previous)
     t_lex = time.perf_counter()
 
+    # the task registry is written with the build, so that it always describes the documents served
+    kept = dict(extras) if extras is not None else store.extras()
+    kept = _with_tasks(kept, documents, doc_texts, corpus)
+    t_tasks = time.perf_counter()
+
     data = BuildData(documents=documents, chunks=chunks, token_lists=token_lists, segmenter=segmenter,
                      embedder_id=embedder.id if embedder else "none", dim=embedder.dim if embedder else 0,
                      lexical_texts=lex_texts, doc_texts=doc_texts, corpus=corpus, vector_index=vector_index,
-                     excluded_docs=sorted(excluded), reading=reading_fingerprint(),
-                     extras=dict(extras) if extras is not None else store.extras())
+                     excluded_docs=sorted(excluded), reading=reading_fingerprint(), extras=kept)
     embedded, reused = _embed_into(data, embedder, previous.vectors, progress)
     t_dense = time.perf_counter()
-    data.timings = {"read": t_read - t0, "lexical": t_lex - t_read, "dense": t_dense - t_lex}
+    data.timings = {"read": t_read - t0, "lexical": t_lex - t_read, "tasks": t_tasks - t_lex,
+                    "dense": t_dense - t_tasks}
     manifest = store.write(data)
     total = time.perf_counter() - t0
     report = BuildReport(index_path=_report_path(store), build_id=manifest.build_id, documents=len(documents),
@@ -352,9 +400,17 @@ def _upsert_files(files: list[tuple[Path, str]], store: Store, embedder: Embedde
     lex_texts = [lexical_text(c) for c in chunks]
     token_lists = [segmenter.tokenize(t) for t in lex_texts]
     t_lex = time.perf_counter()
+    # the registry after the upsert: the kept documents' entries and the new ones (a store that changes
+    # in place keeps `data.extras` as its extras)
+    serving = store.extras()
+    old_tasks = serving.get("tasks") or {}
+    old_entries = old_tasks.get("docs", {}) if old_tasks.get("format") == TASKS_FORMAT else {}
+    entries = {d["doc_id"]: old_entries[d["doc_id"]] for d in kept_docs if d["doc_id"] in old_entries}
+    entries.update(task_entries(documents, doc_texts, corpus, None))
     data = BuildData(documents=documents, chunks=chunks, token_lists=token_lists, segmenter=segmenter,
                      embedder_id=embedder.id if embedder else "none", dim=embedder.dim if embedder else 0,
-                     lexical_texts=lex_texts, doc_texts=doc_texts, corpus=corpus, reading=reading_fingerprint())
+                     lexical_texts=lex_texts, doc_texts=doc_texts, corpus=corpus, reading=reading_fingerprint(),
+                     extras={**serving, "tasks": registry_payload(entries)})
     embedded, _ = _embed_into(data, embedder, {}, progress)
     t_dense = time.perf_counter()
     data.timings = {"read": t_read - t0, "lexical": t_lex - t_read, "dense": t_dense - t_lex}
