@@ -12,7 +12,7 @@ from qa.logs import setup_logging
 from qa.service import QAService
 from qa.settings import Settings, get_settings
 
-from . import chat, observability, web
+from . import chat, observability, tasks, web
 from .errors import error_response, install_error_handlers
 from .ratelimit import RateLimitMiddleware
 from .routes import router
@@ -55,6 +55,7 @@ def create_app(service: QAService | None = None, settings: Settings | None = Non
     app.state.metrics = observability.Metrics(service)
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(tasks.router)
     app.include_router(observability.router)
     app.include_router(chat.router)
     app.include_router(web.router)

@@ -10,8 +10,8 @@ from qa.retrieval import Hit
 
 from .deps import ServiceDep
 from .observability import record_answer
-from .schemas import (AskRequest, AskResponse, Citation, DocumentChunk, DocumentInfo, DocumentList,
-                      DocumentText, ErrorBody, Health, SearchHit, SearchRequest, SearchResponse)
+from .schemas import (AskRequest, AskWithTasksResponse, Citation, DocumentChunk, DocumentInfo, DocumentList,
+                      DocumentText, ErrorBody, Health, SearchHit, SearchRequest, SearchResponse, TaskOut)
 
 router = APIRouter()
 
@@ -36,17 +36,18 @@ async def search(body: SearchRequest, service: ServiceDep) -> SearchResponse:
                           results=[hit_to_schema(service, i, h) for i, h in enumerate(result.hits, 1)])
 
 
-@router.post("/v1/ask", response_model=AskResponse, responses=_ERRORS, tags=["answers"],
+@router.post("/v1/ask", response_model=AskWithTasksResponse, responses=_ERRORS, tags=["answers"],
              summary="A short extractive answer with its citations, or answer_type 'none'")
-async def ask(body: AskRequest, service: ServiceDep, request: Request) -> AskResponse:
+async def ask(body: AskRequest, service: ServiceDep, request: Request) -> AskWithTasksResponse:
     result = await run_in_threadpool(service.ask, body.question, body.top_k)
     a = result.answer
     record_answer(request, "/v1/ask", a.answer_type)
-    return AskResponse(question=result.question, answer=a.answer, answer_type=a.answer_type,
-                       lead_units=a.lead_units, supporting_units=a.supporting_units,
-                       confidence=round(a.confidence, 3),
-                       citations=[hit_to_schema(service, i, h) for i, h in enumerate(result.hits, 1)],
-                       took_ms=round(result.took_ms, 2))
+    return AskWithTasksResponse(question=result.question, answer=a.answer, answer_type=a.answer_type,
+                                lead_units=a.lead_units, supporting_units=a.supporting_units,
+                                confidence=round(a.confidence, 3),
+                                citations=[hit_to_schema(service, i, h) for i, h in enumerate(result.hits, 1)],
+                                took_ms=round(result.took_ms, 2),
+                                tasks=[TaskOut(**t) for t in result.tasks] if result.tasks is not None else None)
 
 
 @router.get("/healthz", response_model=Health, responses=_UNAVAILABLE, tags=["service"])

@@ -132,3 +132,62 @@ class BuildSummary(BaseModel):
     files_read: int = Field(description="files read by this build; the others were unchanged and not read again")
     seconds: float
     skipped: list[dict]
+
+
+# --- tasks and units (GET /v1/tasks, GET /v1/units; task_list answers of /v1/ask) --------------------
+
+
+class TaskCitation(BaseModel):
+    rank: int
+    text: str = Field(description="the passage the task is printed in, as /v1/search returns it")
+    citation: Citation
+    chunk_id: int
+    kind: Literal["item", "lines", "row", "prose"] = Field(
+        description="item: a body item closed by a unit marking; lines: an item with 牵头单位/责任单位 lines; "
+                    "row: a row of an annex task table; prose: responsibility stated in a sentence (由X负责)")
+
+
+class TaskOut(BaseModel):
+    task_id: str = Field(description="stable id of the task (its document and where it is printed)")
+    title: str = Field(description="short name of the task as printed, e.g. 实施滩区治理工程")
+    text: str = Field(description="the task's passage as it reads in the source")
+    lead_units: list[str] = Field(description="units the text says lead it (牵头), one spelling per unit")
+    supporting_units: list[str] = Field(description="units named as 责任/配合 units (or 'X负责') that do not lead it")
+    deadline: str | None = Field(description="完成时限 where the document gives one")
+    role: Literal["lead", "support"] | None = Field(None, description="the asked unit's role in this task; "
+                                                    "null when no unit was asked")
+    doc_id: str
+    doc_title: str | None
+    doc_number: str | None
+    section: str | None
+    citations: list[TaskCitation] = Field(description="every place the task is printed (a body item and the "
+                                          "rows of an annex that repeat it)")
+
+
+class UnitRef(BaseModel):
+    name: str = Field(description="the unit's fullest spelling in the documents")
+    aliases: list[str] = Field(description="the other spellings of the same unit found in the documents")
+
+
+class TasksResponse(BaseModel):
+    unit: UnitRef | None = Field(description="the unit asked for; null when none was")
+    role: Literal["lead", "support", "any"]
+    total: int = Field(description="tasks matching, before paging")
+    limit: int
+    offset: int
+    tasks: list[TaskOut]
+    took_ms: float
+
+
+class UnitInfo(UnitRef):
+    lead: int = Field(description="tasks it leads")
+    support: int = Field(description="tasks it takes part in without leading them")
+
+
+class UnitsResponse(BaseModel):
+    units: list[UnitInfo]
+
+
+class AskWithTasksResponse(AskResponse):
+    tasks: list[TaskOut] | None = Field(None, description="answer_type task_list: the tasks of the unit asked "
+                                        "about, as GET /v1/tasks returns them")

@@ -18,6 +18,7 @@ from .readers import DocumentBudget
 from .retrieval import Hit, HybridRetriever, QueryAnalysis
 from .settings import Settings
 from .store import LoadedIndex, Store, open_store
+from .tasks import ROLES, TaskQuery, TaskRegistry, UnknownUnit
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,10 @@ class AskResult:
     answer: Answer
     hits: list[Hit]
     took_ms: float
+    tasks: list[dict] | None = None  # task_list answers: the tasks, shaped as GET /v1/tasks gives them
+
+
+MAX_TASKS_LIMIT = 500
 
 
 class QAService:
@@ -59,6 +64,8 @@ class QAService:
         self._state: tuple[LoadedIndex, HybridRetriever] | None = None
         self._version: str | None = None  # the store's version of the state above
         self._store: Store | None = None
+        self._tasks: tuple[LoadedIndex, TaskRegistry, dict] | None = None  # registry of that index, citations
+        self._tasks_lock = threading.Lock()
 
     @property
     def store(self) -> Store:
@@ -195,11 +202,138 @@ class QAService:
             "latest_version": versions.get("latest"),
         }
 
+    # -- tasks: who does what --------------------------------------------------------------------------
+
+    def task_registry(self) -> tuple[LoadedIndex, TaskRegistry]:
+        """The serving index and its task registry (built once per index from `extras["tasks"]`; an index
+        made before the registry existed gets one from its files, read again once)."""
+        index = self.index
+        current = self._tasks
+        if current is not None and current[0] is index:
+            return index, current[1]
+        with self._tasks_lock:
+            if self._tasks is None or self._tasks[0] is not index:
+                payload = index.extras.get("tasks")
+                if payload is None:
+                    payload = self._registry_from_files(index)
+                registry = TaskRegistry.from_payload(payload, index.documents.keys())
+                self._tasks = (index, registry, {})
+            return index, self._tasks[1]
+
+    def _registry_from_files(self, index: LoadedIndex) -> dict:
+        from .indexer import task_entries
+        from .tasks import registry_payload
+
+        log.info("index %s has no task registry: reading its files for one (rebuild with `qa index` to keep it)",
+                 index.version)
+        docs = list(index.documents.values())
+        return registry_payload(task_entries(docs, {}, index.manifest.corpus, None))
+
+    def check_task_query(self, role: object, limit: object, offset: object) -> tuple[str, int, int]:
+        if role not in ROLES:
+            raise QueryError("bad_role", f"role must be one of {', '.join(ROLES)}")
+        for name, value, low, high in (("limit", limit, 1, MAX_TASKS_LIMIT), ("offset", offset, 0, None)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low or (high and value > high):
+                bound = f"from {low} to {high}" if high else f"of at least {low}"
+                raise QueryError(f"bad_{name}", f"{name} must be an integer {bound}")
+        return role, limit, offset  # type: ignore[return-value]
+
+    def tasks(self, unit: str | None = None, role: str = "any", doc: str | None = None, q: str | None = None,
+              limit: int = 100, offset: int = 0) -> TaskQuery:
+        """The tasks of a unit in a role (or all tasks), of one document, matching `q`; paged. Raises
+        QueryError for bad arguments and qa.tasks.UnknownUnit (with the closest spellings) for a unit no
+        document names."""
+        role, limit, offset = self.check_task_query(role, limit, offset)
+        index, registry = self.task_registry()
+        if doc is not None and doc not in index.documents:
+            raise QueryError("unknown_document", f"no document with doc_id {doc!r}; see GET /v1/documents")
+        return registry.query(unit=unit, role=role, doc=doc, q=q, limit=limit, offset=offset)
+
+    def units(self) -> list[dict]:
+        """Every unit the documents assign work to, with its spellings and task counts."""
+        return self.task_registry()[1].units()
+
+    def task_chunks(self, record: dict) -> list[tuple[Chunk, str]]:
+        """The passages (chunks) a task is printed in, each with the kind of part ("item", "lines",
+        "row", "prose"), in document order; cached per index."""
+        index, _ = self.task_registry()
+        state = self._tasks
+        assert state is not None
+        cache = state[2]
+        found = cache.get(record["task_id"])
+        if found is None:
+            by_doc = cache.get(("chunks", record["doc_id"]))
+            if by_doc is None:
+                by_doc = [c for c in index.chunks if c.doc_id == record["doc_id"] and c.kind != "heading"]
+                cache[("chunks", record["doc_id"])] = by_doc
+            found, seen = [], set()
+            for part in record["parts"]:
+                a, b = part["char_start"], part["char_end"]
+                over = [c for c in by_doc if c.char_start < b and c.char_end > a]
+                # the passage that holds most of the part first; a long item split in pieces may need two
+                over.sort(key=lambda c: -(min(b, c.char_end) - max(a, c.char_start)))
+                for c in over[:2]:
+                    if c.chunk_id not in seen:
+                        seen.add(c.chunk_id)
+                        found.append((c, part["kind"]))
+            found.sort(key=lambda t: t[0].chunk_id)
+            cache[record["task_id"]] = found
+        return found
+
+    def task_view(self, hit_record: dict, role: str | None) -> dict:
+        """A task as the API returns it: units deduplicated by the directory, citations as passages."""
+        index, registry = self.task_registry()
+        doc = index.documents.get(hit_record["doc_id"])
+        citations = [{"rank": i, "text": c.text, "citation": self.citation(c), "chunk_id": c.chunk_id, "kind": kind}
+                     for i, (c, kind) in enumerate(self.task_chunks(hit_record), 1)]
+        return {
+            "task_id": hit_record["task_id"], "title": hit_record["title"], "text": hit_record["text"],
+            "lead_units": registry.distinct(hit_record["lead"]),
+            "supporting_units": registry.distinct(hit_record["support"], exclude=hit_record["lead"]),
+            "deadline": hit_record["deadline"], "role": role, "doc_id": hit_record["doc_id"],
+            "doc_title": doc.title if doc else None, "doc_number": doc.doc_number if doc else None,
+            "section": hit_record["section"], "citations": citations,
+        }
+
+    def _task_answer(self, question: str, top_k: int, t0: float) -> "AskResult | None":
+        """A unit → tasks question answered from the registry; None when it is none, or names no known unit."""
+        from .answer.analysis import unit_task_question
+
+        asked = unit_task_question(question)
+        if asked is None:
+            return None
+        _, registry = self.task_registry()
+        if registry.resolve(asked.unit) is None:
+            return None  # the pipeline answers (or abstains) as for any other question
+        result = registry.query(unit=asked.unit, role=asked.role, limit=MAX_TASKS_LIMIT)
+        tasks = [self.task_view(h.record, h.role) for h in result.hits]
+        name = result.unit["name"] if result.unit else asked.unit
+        answer = Answer(answer=task_summary(name, asked.role, tasks), answer_type="task_list",
+                        lead_units=[name] if asked.role == "lead" and tasks else [],
+                        supporting_units=[name] if asked.role == "support" and tasks else [],
+                        confidence=1.0 if tasks else 0.9, support=[],
+                        features={"intended_type": "task_list", "unit": name, "role": asked.role})
+        hits, seen = [], set()
+        for h in result.hits:  # the tasks' passages: the first passage of each task
+            for c, _ in self.task_chunks(h.record):
+                if c.chunk_id not in seen:
+                    seen.add(c.chunk_id)
+                    hits.append(Hit(chunk=c, score=1.0, lexical=0.0, dense=0.0, lexical_norm=0.0, dense_norm=0.0))
+                break
+            if len(hits) >= top_k:
+                break
+        return AskResult(question=question, answer=answer, hits=hits, took_ms=(time.perf_counter() - t0) * 1000,
+                         tasks=tasks)
+
     def ask(self, question: str, top_k: int = 5) -> "AskResult":
         """Answer from the best passages, or abstain (answer None, type 'none') when they do not
-        support one. Citations are the retrieved passages either way, so a person can look."""
+        support one. Citations are the retrieved passages either way, so a person can look. A question
+        about what a unit does ("水务局牵头哪些工作？") is answered from the task registry."""
         t0 = time.perf_counter()
         question, top_k = self.check_query(question, top_k)
+        listed = self._task_answer(question, top_k, t0)
+        if listed is not None:
+            return listed
         index, retriever = self.state  # one state for the whole request, even if a new build lands
         hits, analysis = retriever.search(question, top_k=max(top_k, 10))
         candidate = candidate_features(question, _passages(hits, index), hits, analysis, retriever)
@@ -223,3 +357,19 @@ def _passages(hits: list[Hit], index: LoadedIndex) -> list[Passage]:
                            issuer=doc.issuer if doc else None, date=doc.date if doc else None,
                            kind=h.chunk.kind))
     return out
+
+
+_ROLE_WORDS = {"lead": "牵头", "support": "作为责任或配合单位参与", "any": "牵头或参与"}
+
+
+def task_summary(unit: str, role: str, tasks: list[dict]) -> str:
+    """The one-line answer to a unit → tasks question: "市住建局牵头 12 项任务：实施…；…" (the first titles)."""
+    if not tasks:
+        return f"文件中没有写明{unit}{_ROLE_WORDS[role]}的任务。"
+    if role == "any":
+        lead = sum(1 for t in tasks if t.get("role") == "lead")
+        head = f"{unit}牵头 {lead} 项、参与 {len(tasks) - lead} 项任务" if lead else f"{unit}参与 {len(tasks)} 项任务"
+    else:
+        head = f"{unit}{_ROLE_WORDS[role]} {len(tasks)} 项任务"
+    titles = [t["title"] for t in tasks[:3]]
+    return f"{head}：{'；'.join(titles)}{'等' if len(tasks) > 3 else ''}。"

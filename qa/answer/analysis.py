@@ -103,7 +103,7 @@ def _compact(question: str) -> str:
 
 
 def classify_question(question: str) -> str:
-    """Expected answer type: "document" | "person" | "date" | "number" | "lead_unit" | "passage"."""
+    """Expected answer type: "document" | "person" | "task_list" | "date" | "number" | "lead_unit" | "passage"."""
     q = _compact(question)
     if _DOC_ABOUT.search(q):
         return "document"
@@ -114,6 +114,8 @@ def classify_question(question: str) -> str:
         return "document"
     if is_person_question(q):
         return "person"
+    if unit_task_question(q):
+        return "task_list"
     if _UNIT_Q_STRONG.search(q):
         return "lead_unit"
     if _DATE_Q.search(q):
@@ -200,3 +202,52 @@ def analyse(question: str) -> QuestionAnalysis:
         doc_number=re.sub(r"\s", "", number.group(0)) if number else None,
         asks_event_date=expected == "date" and bool(_EVENT_WORDS.search(q)),
     )
+
+
+# --- unit → tasks questions: "市住建局牵头哪些工作？", "小坝镇要配合做哪些事？" ----------------------------
+#
+# The question names a unit as its subject and asks for a list of work. The service answers it from the
+# task registry (qa.tasks) when it knows the unit; otherwise it goes through the pipeline like any other.
+_TASKS_ASKED = re.compile(
+    r"(?:哪些|什么|哪几项|哪几个|几项|多少项|啥)(?:具体)?(?:工作|任务|事情|事项|事|项目|职责|活)"
+    r"|(?:工作|任务|事情|事项|职责)(?:都)?(?:有|是|包括)(?:哪些|什么|啥)"
+    r"|(?:做|干|管)(?:些)?(?:什么|啥|哪些)"
+)
+# The unit is the subject: what comes before the verb of the role (or the question word).
+_ASKER = re.compile(r"^(?:请问|请教|我想知道|想知道|想问一下|想问|查询|查一下|问一下)?[，,：:]?")
+_AFTER_SUBJECT = re.compile(
+    r"(?:在|要|需要|都|还|主要|作为|是|有|该|应当|应|将|会|具体|一共|总共|共|的)?"
+    r"(?:牵头|负责|配合|参与|承担|协助|协办|协同|分管|主管|做|干|管|在哪些|是哪些|有哪些|哪些|工作|任务|事情|事项|职责)"
+)
+_ASKED_LEAD = re.compile(r"牵头|主抓|领办|挂帅")
+_ASKED_SUPPORT = re.compile(r"配合|协助|协办|协同|责任单位|责任部门")
+
+
+@dataclass(frozen=True)
+class UnitTaskQuestion:
+    """A question that asks what a unit does: the unit as written and the role asked (口径 of qa.tasks):
+    "lead" (牵头), "support" (配合 / 协助 / 责任单位), "any" (负责, 参与, 承担, 做: either)."""
+
+    unit: str
+    role: str
+
+
+def unit_task_question(question: str) -> UnitTaskQuestion | None:
+    """The unit and role of a unit → tasks question, or None for any other question."""
+    from qa.unit_names import UNIT_END
+
+    q = _compact(question)
+    if not _TASKS_ASKED.search(q):
+        return None
+    start = _ASKER.match(q).end()
+    for end in range(start + 2, min(len(q), start + 30) + 1):
+        unit = q[start:end]
+        # the shortest subject that names a unit and is followed by the role's verb
+        if UNIT_END.search(re.sub(r"[（(〈][^）)〉]*[）)〉]$", "", unit)) and _AFTER_SUBJECT.match(q, end):
+            break
+    else:
+        return None  # "黄河滩区治理工程包括哪些工作" asks about a task, not a unit
+    rest = q[end:]
+    lead, support = bool(_ASKED_LEAD.search(rest)), bool(_ASKED_SUPPORT.search(rest))
+    role = "lead" if lead and not support else "support" if support and not lead else "any"
+    return UnitTaskQuestion(unit=unit, role=role)
