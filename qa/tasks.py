@@ -30,6 +30,8 @@ leads the record. Only named units count (qa.unit_names drops collectives).
 from __future__ import annotations
 
 import csv
+import difflib
+import functools
 import hashlib
 import io
 import re
@@ -68,6 +70,13 @@ _TASK_WORDS = re.compile(r"任务|内容|措施|事项|工作|项目")
 # Prose duties that assign work (not "依法…", "应当…", which describe what a body does).
 _PROSE_DUTY = re.compile(r"^(?:牵头|负责(?!人)|会同|商同|主管|统一领导|组织实施|统筹)")
 _PROSE_BODY_BAD = re.compile(r"[的对由在]|负责人|人员")
+# "X会同Y、Z研究制定…": the bodies after 会同 run to the verb of the duty (or the clause's end).
+_JOINING = re.compile(
+    r"(?:会同|商同|协同)(.{2,40}?)(?=研究|制定|制订|拟定|编制|组织|开展|做好|负责|进行|提出|落实|加强|抓紧|共同|按照|根据|"
+    r"依照|依法|协调|指导|推动|建立|完善|实施|认真|尽快|积极|抓好|确定|审核|审查|核定|公布|发布|对|向|将|就|，|,|。|；|;|$)")
+# A body's name that is two bodies joined ("A部门和B部门"): split where one name ends and the next begins.
+_NAME_JOIN = re.compile(r"(?<=[局委办部门厅院府构会所站队署])(?:和|及|与|、)")
+_REQUEST = re.compile(r"^(?:请|责成|要求|由)")
 
 
 def _norm_title(text: str) -> str:
@@ -157,12 +166,13 @@ class _DocumentReader:
     def __init__(self, doc: Document, doc_text: dict | None) -> None:
         self.doc = doc
         self.doc_text = doc_text
-        self.flat = "".join(b.text for b in doc.blocks)
-        self.first_leads = bool(_FIRST_LEADS.search(spaceless(self.flat)))
+        self.flat = spaceless("".join(b.text for b in doc.blocks))  # what clean_names checks joins against
+        self.first_leads = bool(_FIRST_LEADS.search(self.flat))
         self.parts: list[Part] = []
         self.item_titles: dict[tuple, str] = {}
         self.aka: list[tuple[str, str]] = []  # (name, second name) of "X〈Y〉" / "X（Y）", once per marking
         self._marking_aka: set[tuple[str, str]] = set()
+        self._head_cache: list[tuple[list[Part], str]] | None = None
 
     def _add(self, part: Part) -> None:
         self.parts.append(part)
@@ -287,13 +297,17 @@ class _DocumentReader:
         for ann in find_prose_responsibilities(text):
             if not ann.lead_explicit or not _PROSE_DUTY.match(ann.duty or "") and not ann.cooperating:
                 continue
-            name = ann.lead[0] if ann.lead else ""
+            name = _REQUEST.sub("", ann.lead[0] if ann.lead else "")
             if _PROSE_BODY_BAD.search(name):
                 continue
-            leads = clean_names([name], self.flat)
+            leads = clean_names(_NAME_JOIN.split(name), self.flat)
             if not leads:
                 continue
-            coop = clean_names(ann.cooperating, self.flat)
+            coop: list[str] = []
+            if ann.cooperating:
+                joined = _JOINING.search(text, ann.marker_end, ann.end)
+                listed = re.split(r"[、，,和及与]", joined.group(1)) if joined else ann.cooperating
+                coop = [n for n in clean_names(listed, self.flat) if n not in leads]
             # "X会同Y…": X leads the work, Y joins it; "由X负责" / "X负责…": X is responsible (support)
             lead, support = (leads, coop) if ann.cooperating or ann.duty.startswith("牵头") else ([], leads)
             s0, s1 = _span_in_source(block, self.doc_text, ann.start, ann.end)
@@ -440,16 +454,8 @@ class _DocumentReader:
         title = _norm_title(row.item_title)
         if not title:
             return None
-        exact, fuzzy = [], []
-        for g in groups:
-            head = g[0]
-            if head.kind == "row":
-                continue
-            t = _norm_title(head.item_title)
-            if t == title:
-                exact.append(g)
-            elif len(t) >= 4 and _similar(t, title) >= 0.6:
-                fuzzy.append(g)
+        exact = [g for g, t in self._heads(groups) if t == title]
+        fuzzy = [] if exact else [g for g, t in self._heads(groups) if len(t) >= 4 and _similar(t, title) >= 0.6]
         if len(exact) == 1:
             return exact[0]
         candidates = exact or fuzzy  # a title printed a little differently must share the text too
@@ -467,6 +473,12 @@ class _DocumentReader:
         if score(best) < 0.15:
             return None
         return best
+
+    def _heads(self, groups: list[list[Part]]) -> list[tuple[list[Part], str]]:
+        """The body records (rows never start one that a row can join) with their items' titles."""
+        if self._head_cache is None:
+            self._head_cache = [(g, _norm_title(g[0].item_title)) for g in groups if g[0].kind != "row"]
+        return self._head_cache
 
     def _record(self, parts: list[Part]) -> dict:
         head = parts[0]
@@ -487,10 +499,10 @@ class _DocumentReader:
         }
 
 
+@functools.lru_cache(maxsize=4096)
 def _similar(a: str, b: str) -> float:
-    import difflib
-
-    return difflib.SequenceMatcher(None, a, b).ratio()
+    matcher = difflib.SequenceMatcher(None, a, b)
+    return matcher.ratio() if matcher.real_quick_ratio() >= 0.6 and matcher.quick_ratio() >= 0.6 else 0.0
 
 
 def document_tasks(doc: Document, doc_text: dict | None = None) -> tuple[list[dict], list[tuple[str, str]]]:

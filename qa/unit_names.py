@@ -43,12 +43,14 @@ UNIT_END = re.compile(
 )
 # Collective references: they name a class of units, never one unit, and are not expanded.
 _COLLECTIVE_START = re.compile(r"^(?:各|全市|全县|全区|全省|全体|所有|有关|相关|其他|其它|市直|县直|区直|区属|驻|其所在|所在地|本级|上级|下级)")
-_COLLECTIVE_IN = re.compile(r"成员单位|有关部门|相关部门|有关单位|相关单位|各部门|各单位|各级|行业主管|主管单位|等部门|等单位|属单位|直属")
+_COLLECTIVE_IN = re.compile(r"成员单位|有关部门|相关部门|有关单位|相关单位|有关方面|各部门|各单位|各级|行业主管|主管单位|等部门|等单位|"
+                            r"属单位|直属|(?:承担|实施|建设|使用|所在|主办|申请|责任)单位$|同级")
 # Bare category nouns: a kind of unit, not a named one ("街道" in "各镇、街道、农林场").
 _CATEGORY = re.compile(
     r"^(?:[市县区]?(?:镇|乡|街道|街道办|社区|村|农林场|镇场|林场|农场|居委会|社区居委会|村委会|村民委员会|物业公司|物业|企业|"
     r"企事业单位|事业单位|人民团体|学校|中小学校|中小学|幼儿园|医院|医疗机构|部门|单位|机关|政府|人民政府|党委|党委和政府|"
-    r"镇党委和政府|镇人民政府|街道办事处|供销社|金融机构|银行|保险公司|新闻媒体|媒体|群团组织))$"
+    r"镇党委和政府|镇人民政府|街道办事处|供销社|金融机构|银行|保险公司|新闻媒体|媒体|群团组织|办公室|领导小组|工作组|"
+    r"指挥部|国务院))$"
 )
 # Bodies of law: "县级以上地方人民政府" names the government of any county, still one kind of body; but a
 # name that is a clause ("对直接负责的主管人员") or carries a verb is no unit.
@@ -112,12 +114,13 @@ def _clean_one(name: str) -> str:
 def clean_names(names: Iterable[str], text: str = "") -> list[str]:
     """The named units of a list as a marking gives it, in order: cleaned, repaired, collectives dropped.
 
-    `text` is the document's text: a fragment is joined with the next one only when the joined form is
-    printed in it ("文化旅游" + "体育广电局"), so two real units next to each other stay apart.
+    `text` is the document's text without whitespace (`spaceless`): a fragment is joined with the next
+    one only when the joined form is printed in it ("文化旅游" + "体育广电局"), so two real units next
+    to each other stay apart.
     """
     pieces = [_clean_one(n) for n in names]
     pieces = [p for p in pieces if p]
-    flat = spaceless(text)
+    flat = text
     out: list[str] = []
     i = 0
     while i < len(pieces):
@@ -142,7 +145,8 @@ def clean_names(names: Iterable[str], text: str = "") -> list[str]:
 
 def is_name(name: str) -> bool:
     """A cleaned spelling that names one unit (not a collective, not a clause)."""
-    return 2 <= len(name) <= 30 and not is_collective(name) and not _NOT_A_NAME.search(name)
+    return 2 <= len(name) <= 30 and bool(UNIT_END.search(name)) and not is_collective(name) \
+        and not _NOT_A_NAME.search(name)
 
 
 def unit_key(name: str, places: Iterable[str] = ()) -> str:
