@@ -247,7 +247,25 @@ class QAService:
         index, registry = self.task_registry()
         if doc is not None and doc not in index.documents:
             raise QueryError("unknown_document", f"no document with doc_id {doc!r}; see GET /v1/documents")
-        return registry.query(unit=unit, role=role, doc=doc, q=q, limit=limit, offset=offset)
+        try:
+            return registry.query(unit=unit, role=role, doc=doc, q=q, limit=limit, offset=offset)
+        except UnknownUnit:
+            named = self.mentioned_unit(unit or "")
+            if named is None:
+                raise
+            # the documents name it (a town in a list of places, a member's office) but give it no task
+            return TaskQuery(unit={"uid": -1, "name": named, "aliases": []}, role=role, total=0, hits=[])
+
+    def mentioned_unit(self, text: str) -> str | None:
+        """`text` when it is a unit's name that some passage prints although no marking assigns it work
+        ("峡口镇" in a list of villages), else None."""
+        from .unit_names import UNIT_END, is_name, spaceless
+
+        name = spaceless(text)
+        if not name or not UNIT_END.search(name) or not is_name(name):
+            return None
+        index = self.index
+        return name if any(name in spaceless(c.text) for c in index.chunks) else None
 
     def units(self) -> list[dict]:
         """Every unit the documents assign work to, with its spellings and task counts."""
@@ -302,10 +320,10 @@ class QAService:
         asked = unit_task_question(question)
         if asked is None:
             return None
-        _, registry = self.task_registry()
-        if registry.resolve(asked.unit) is None:
+        try:
+            result = self.tasks(unit=asked.unit, role=asked.role, limit=MAX_TASKS_LIMIT)
+        except UnknownUnit:
             return None  # the pipeline answers (or abstains) as for any other question
-        result = registry.query(unit=asked.unit, role=asked.role, limit=MAX_TASKS_LIMIT)
         tasks = [self.task_view(h.record, h.role) for h in result.hits]
         name = result.unit["name"] if result.unit else asked.unit
         answer = Answer(answer=task_summary(name, asked.role, tasks), answer_type="task_list",
