@@ -6,6 +6,8 @@
     qa search "污水处理站建设谁牵头？" [-k 5] [--json]
     qa ask "防止返贫动态监测由哪个部门牵头？" [--json]
     qa serve [--index DIR] [--host H] [--port P]   builds the index from the corpus first if none exists
+    qa tasks --unit 水务局 [--role lead] [--csv]     the tasks a unit leads or takes part in
+    qa units                                       the units the documents assign work to
 """
 from __future__ import annotations
 
@@ -197,6 +199,8 @@ def ask(
                "confidence": round(a.confidence, 3),
                "citations": [hit_to_schema(service, i, h).model_dump() for i, h in enumerate(result.hits, 1)],
                "took_ms": round(result.took_ms, 2)}
+        if result.tasks is not None:
+            out["tasks"] = result.tasks
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
     if a.answer is None:
@@ -204,6 +208,8 @@ def ask(
     else:
         typer.secho(f"{a.answer}", bold=True, fg=typer.colors.GREEN)
         typer.echo(f"({a.answer_type}, confidence {a.confidence:.2f})")
+        for t in result.tasks or []:
+            typer.echo(f"  [{'牵头' if t['role'] == 'lead' else '参与'}] {t['title']} — {t['doc_number'] or t['doc_title']}")
     _print_hits(result.hits, service)
 
 
@@ -280,6 +286,66 @@ def mcp(
     except (IndexError_, EmbedderError, FileNotFoundError, ValueError) as e:
         _fail(str(e))
     mcp_server.run(service, http_port=http, host=host or settings.host)
+
+
+@app.command()
+def tasks(
+    unit: Annotated[Optional[str], typer.Option("--unit", "-u", help="any spelling of a unit: 水务局, 市住建局 …")] = None,
+    role: Annotated[str, typer.Option("--role", "-r", help="lead (牵头), support (责任/配合, not leading) or any")] = "any",
+    doc: Annotated[Optional[str], typer.Option("--doc", help="only tasks of this doc_id")] = None,
+    q: Annotated[Optional[str], typer.Option("--q", help="words the task must contain (all of them)")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=500, help="at most this many tasks")] = 500,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="skip this many tasks first")] = 0,
+    as_csv: Annotated[bool, typer.Option("--csv", help="print CSV (one row per task) for a spreadsheet")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the GET /v1/tasks JSON")] = False,
+    index: IndexOpt = None,
+    embedder: EmbedderOpt = None,
+) -> None:
+    """The tasks a unit leads or takes part in (or every task), from the task registry of the index."""
+    from .service import QueryError
+    from .tasks import UnknownUnit, tasks_csv
+
+    service = _load(_settings(index, embedder))
+    try:
+        result = service.tasks(unit=unit, role=role, doc=doc, q=q, limit=limit, offset=offset)
+    except QueryError as e:
+        _fail(e.message, 2)
+    except UnknownUnit as e:
+        close = "、".join(e.suggestions)
+        _fail(f"no unit named {e.unit!r} in the documents" + (f"; closest spellings: {close}" if close else ""), 2)
+    views = [service.task_view(h.record, h.role) for h in result.hits]
+    if as_csv:
+        typer.echo(tasks_csv({**v, "role": v["role"] or ""} for v in views).lstrip("\ufeff"), nl=False)
+        return
+    if as_json:
+        unit_out = {"name": result.unit["name"], "aliases": result.unit["aliases"]} if result.unit else None
+        typer.echo(json.dumps({"unit": unit_out, "role": role, "total": result.total, "limit": limit,
+                               "offset": offset, "tasks": views}, ensure_ascii=False, indent=2))
+        return
+    head = f"{result.unit['name']}: " if result.unit else ""
+    typer.secho(f"{head}{result.total} tasks ({role})", bold=True)
+    for v in views:
+        mark = {"lead": "牵头", "support": "参与"}.get(v["role"] or "", "")
+        typer.echo(f"{'[' + mark + '] ' if mark else ''}{v['title']}  —  {v['doc_number'] or v['doc_title']}"
+                   f"{'  ' + v['section'] if v['section'] else ''}")
+        typer.echo(f"    牵头: {'、'.join(v['lead_units']) or '-'}   责任/配合: {'、'.join(v['supporting_units']) or '-'}"
+                   f"{'   完成时限: ' + v['deadline'] if v['deadline'] else ''}")
+
+
+@app.command()
+def units(
+    index: IndexOpt = None,
+    embedder: EmbedderOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the GET /v1/units JSON")] = False,
+) -> None:
+    """Every unit the documents assign work to: its spellings, tasks led and tasks supported."""
+    service = _load(_settings(index, embedder))
+    found = service.units()
+    if as_json:
+        typer.echo(json.dumps({"units": found}, ensure_ascii=False, indent=2))
+        return
+    for u in found:
+        typer.echo(f"{u['name']}\t牵头 {u['lead']}\t参与 {u['support']}\t{'、'.join(u['aliases'])}")
 
 
 @app.command()
