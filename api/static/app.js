@@ -5,6 +5,8 @@
  * Addresses (the part after #) keep the page's state, so Back works and a result can be shared:
  *   #q=<question>                 the answer to a question
  *   #doc=<doc_id>&chunk=<id>      the reading view of a document with that passage marked
+ *   #unit=<name>&role=<role>      the unit view: the tasks a unit leads or takes part in (GET /v1/tasks),
+ *                                 with a CSV download; a lead unit named in an answer links here
  *
  * All text reaches the page through textContent / text nodes: nothing from the API is parsed as HTML.
  */
@@ -33,18 +35,29 @@
     index_unavailable: "服务暂时不可用（文件索引未就绪），请稍后再试。",
     unavailable: "服务暂时不可用，请稍后再试。",
     internal_error: "服务出错了，请稍后再试。",
+    unknown_unit: "文件中没有找到这个单位。",
+    bad_role: "角色只能是牵头、责任/配合或全部。",
   };
 
   const ANSWER_LABELS = {
     lead_unit: "牵头单位", number: "数字", date: "日期", document: "相关文件", passage: "相关原文",
+    task_list: "任务清单",
   };
+  const ROLE_NAMES = { lead: "牵头", support: "责任/配合" };
+  const ROLE_CHOICES = { any: "牵头或参与", lead: "牵头", support: "作为责任或配合单位参与" };
 
   const $ = (id) => document.getElementById(id);
-  const state = { question: null, terms: [], seq: 0, readerFromPage: false, docs: new Map() };
+  const state = { question: null, terms: [], seq: 0, readerFromPage: false, docs: new Map(), units: null };
 
   // -- API -------------------------------------------------------------------------------------------
 
-  class ApiError extends Error {}
+  class ApiError extends Error {
+    constructor(message, body) {
+      super(message);
+      this.code = body && body.error && body.error.code;
+      this.suggestions = (body && body.error && body.error.suggestions) || [];
+    }
+  }
 
   function chineseError(status, body) {
     const code = body && body.error && body.error.code;
@@ -66,7 +79,7 @@
     } catch (e) {
       body = null;
     }
-    if (!response.ok) throw new ApiError(chineseError(response.status, body));
+    if (!response.ok) throw new ApiError(chineseError(response.status, body), body);
     if (body === null) throw new ApiError("服务返回的内容无法读取，请稍后再试。");
     return body;
   }
@@ -76,6 +89,13 @@
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ question: question, top_k: 5 }),
   });
+
+  const tasksApi = (unit, role) => api("/v1/tasks?" + new URLSearchParams({ unit: unit, role: role, limit: "500" }));
+
+  async function unitsApi() {
+    if (!state.units) state.units = await api("/v1/units");
+    return state.units;
+  }
 
   async function documentApi(docId) {
     if (!state.docs.has(docId)) state.docs.set(docId, await api("/v1/documents/" + encodeURIComponent(docId)));
@@ -162,6 +182,8 @@
     const units = $("answer-units");
     text.replaceChildren();
     units.replaceChildren();
+    $("answer-tasks").replaceChildren();
+    $("answer-tasks").hidden = true;
     const found = data.answer_type !== "none" && data.answer;
     $("answer").classList.toggle("not-found", !found);
     $("answer-heading").textContent = found ? "答案" + (ANSWER_LABELS[data.answer_type]
@@ -175,15 +197,58 @@
     }
     const leads = data.answer_type === "lead_unit" ? data.lead_units : [];
     appendHighlighted(text, data.answer, [{ terms: leads, className: "lead" }]);
+    if (data.answer_type === "task_list") {
+      const box = $("answer-tasks");
+      box.replaceChildren(taskTable(data.tasks || [], true));
+      box.hidden = !(data.tasks && data.tasks.length);
+      return;
+    }
     addUnits(units, "牵头单位", data.lead_units, "lead");
     addUnits(units, "责任/配合单位", data.supporting_units, "support");
+  }
+
+  /** A unit's address in the unit view. */
+  const unitHref = (name, role) => "#" + new URLSearchParams({ unit: name, role: role || "any" }).toString();
+
+  function unitLink(name, className, role) {
+    return el("a", { className: "unit-link", href: unitHref(name, role), title: "查看" + name + "的全部任务" },
+      el("mark", { className: className + " chip" }, name));
   }
 
   function addUnits(list, label, names, className) {
     if (!names || !names.length) return;
     const dd = el("dd");
-    names.forEach((name) => dd.appendChild(el("mark", { className: className + " chip" }, name)));
+    // each unit opens its own view: the tasks it leads (or takes part in)
+    names.forEach((name) => dd.appendChild(unitLink(name, className, className === "lead" ? "lead" : "any")));
     list.append(el("dt", {}, label), dd);
+  }
+
+  /** The tasks as a table: role, task, lead and supporting units, deadline, document, passage link. */
+  function taskTable(tasks, showRole) {
+    const head = el("tr", {}, ...(showRole ? ["角色"] : []).concat(
+      ["任务", "牵头单位", "责任/配合单位", "完成时限", "文件", "出处"]).map((h) => el("th", { scope: "col" }, h)));
+    const rows = tasks.map((t) => {
+      const first = t.citations && t.citations[0];
+      const link = first ? el("a", {
+        className: "open-doc",
+        href: "#" + new URLSearchParams({ doc: first.citation.doc_id, chunk: String(first.chunk_id) }).toString(),
+      }, "在原文中查看") : null;
+      if (link) link.addEventListener("click", () => { state.readerFromPage = true; });
+      const cells = [];
+      if (showRole) {
+        cells.push(el("td", {}, t.role ? el("span", { className: "role-badge " + t.role }, ROLE_NAMES[t.role]) : ""));
+      }
+      const text = t.text.length > 80 ? t.text.slice(0, 80) + "…" : t.text;
+      cells.push(
+        el("td", {}, el("span", { className: "task-title" }, t.title), el("span", { className: "task-text" }, text)),
+        el("td", {}, t.lead_units.join("、") || "—"),
+        el("td", {}, t.supporting_units.join("、") || "—"),
+        el("td", {}, t.deadline || "—"),
+        el("td", {}, t.doc_number || t.doc_title || ""),
+        el("td", {}, link));
+      return el("tr", { className: "task-row" }, ...cells);
+    });
+    return el("table", { className: "task-table" }, el("thead", {}, head), el("tbody", {}, ...rows));
   }
 
   function renderCitation(hit, leads) {
@@ -299,8 +364,104 @@
     }
     closeReader();
     state.readerFromPage = false;
+    if (params.has("unit")) {
+      showView("units");
+      openUnit((params.get("unit") || "").trim(), params.get("role") || "any");
+      return;
+    }
+    showView("ask");
     const q = (params.get("q") || "").trim();
     if (q && q !== state.question) ask(q);
+  }
+
+  // -- the unit view ---------------------------------------------------------------------------------
+
+  function showView(name) {
+    $("ask-view").hidden = name !== "ask";
+    $("units-view").hidden = name !== "units";
+    for (const [id, view] of [["nav-ask", "ask"], ["nav-units", "units"]]) {
+      if (view === name) $(id).setAttribute("aria-current", "page");
+      else $(id).removeAttribute("aria-current");
+    }
+    if (name === "units") fillUnitList();
+  }
+
+  async function fillUnitList() {
+    if ($("unit-list").children.length) return;
+    try {
+      const data = await unitsApi();
+      const options = [];
+      data.units.forEach((u) => {
+        options.push(el("option", { value: u.name, label: "牵头 " + u.lead + " 项，参与 " + u.support + " 项" }));
+        u.aliases.forEach((a) => options.push(el("option", { value: a, label: u.name })));
+      });
+      $("unit-list").replaceChildren(...options);
+    } catch (e) {
+      // the list only helps typing; the view works without it
+    }
+  }
+
+  function unitStatus(message, isError) {
+    const status = $("unit-status");
+    status.textContent = message || "";
+    status.classList.toggle("error", Boolean(isError));
+  }
+
+  async function openUnit(unit, role) {
+    if (!(role in ROLE_CHOICES)) role = "any";
+    $("unit-input").value = unit;
+    $("unit-role").value = role;
+    $("unit-suggestions").hidden = true;
+    if (!unit) {
+      $("unit-result").hidden = true;
+      unitStatus("");
+      return;
+    }
+    const seq = ++state.seq;
+    $("unit-button").disabled = true;
+    unitStatus("正在查找任务…");
+    try {
+      const data = await tasksApi(unit, role);
+      if (seq !== state.seq) return;
+      const name = data.unit ? data.unit.name : unit;
+      $("unit-summary").textContent = data.total
+        ? name + ROLE_CHOICES[role] + "的任务共 " + data.total + " 项"
+        : "文件中没有写明" + name + ROLE_CHOICES[role] + "的任务";
+      $("unit-aliases").textContent = data.unit && data.unit.aliases.length
+        ? "文件中的其他写法：" + data.unit.aliases.join("、") : "";
+      $("unit-csv").href = "/v1/tasks?" + new URLSearchParams({ unit: name, role: role, limit: "500", format: "csv" });
+      $("unit-csv").setAttribute("download", name + "-" + role + ".csv");
+      $("unit-tasks").replaceChildren(taskTable(data.tasks, role === "any"));
+      $("unit-tasks").hidden = data.tasks.length === 0;
+      $("unit-result").hidden = false;
+      unitStatus("");
+    } catch (e) {
+      if (seq !== state.seq) return;
+      $("unit-result").hidden = true;
+      unitStatus(e instanceof ApiError ? e.message : "页面出错了，请刷新后重试。", true);
+      if (e instanceof ApiError && e.suggestions.length) {
+        const box = $("unit-suggestions");
+        box.replaceChildren("您要找的是不是：",
+          ...e.suggestions.map((name) => el("a", { className: "example", href: unitHref(name, role) }, name)));
+        box.hidden = false;
+      }
+    } finally {
+      if (seq === state.seq) $("unit-button").disabled = false;
+    }
+  }
+
+  function submitUnit(event) {
+    event.preventDefault();
+    const unit = $("unit-input").value.trim();
+    if (!unit) {
+      unitStatus("请输入单位名称。", true);
+      return;
+    }
+    const hash = unitHref(unit, $("unit-role").value);
+    if (location.hash !== hash) {
+      history.pushState(null, "", hash);
+    }
+    openUnit(unit, $("unit-role").value);
   }
 
   function submit(event) {
@@ -324,6 +485,10 @@
       });
     });
     $("reader-close").addEventListener("click", leaveReader);
+    $("unit-form").addEventListener("submit", submitUnit);
+    $("unit-role").addEventListener("change", () => {
+      if ($("unit-input").value.trim()) $("unit-form").requestSubmit();
+    });
     document.addEventListener("keydown", (e) => {
       if (e.key === "Escape" && !$("reader").hidden) leaveReader();
     });
