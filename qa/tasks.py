@@ -49,8 +49,8 @@ ROLES = ("lead", "support", "any")
 
 # "（X、Y负责，排在第一位的部门为牵头部门，下同）": the document's convention for every "X、Y负责" after.
 _FIRST_LEADS = re.compile(
-    r"[，,；;]?\s*(?:排在?|列|位列|排名)\s*(?:第一|首)\s*位?的?\s*(?:部门|单位|为)?\s*(?:为|是)?\s*牵头(?:部门|单位)"
-    r"(?:\s*[，,；;]\s*下同)?"
+    r"[，,；;]?\s*(?:(?:排在?|列在?|位列|排名)\s*(?:第一|首)\s*[位个]?|第一个)的?\s*(?:部门|单位)?\s*(?:为|是)?\s*"
+    r"牵头(?:部门|单位)(?:\s*[，,；;]\s*下同)?"
 )
 # Item numbering at the start of a paragraph or in a section label: "1.", "（一）", "一、", "(3)", "第十二条".
 _NUMBERING = re.compile(

@@ -40,7 +40,7 @@ KEY = "schemathesis-key-5d1c"
 OPERATIONS = [("POST", "/v1/search"), ("POST", "/v1/ask"), ("GET", "/healthz"), ("GET", "/v1/documents"),
               ("POST", "/v1/documents"), ("GET", "/v1/documents/{doc_id}"), ("DELETE", "/v1/documents/{doc_id}"),
               ("POST", "/v1/chat/completions"), ("GET", "/v1/models"), ("GET", "/v1/models/{model_id}"),
-              ("GET", "/metrics")]
+              ("GET", "/metrics"), ("GET", "/v1/tasks"), ("GET", "/v1/units")]
 WRITES = [("POST", "/v1/documents"), ("DELETE", "/v1/documents/{doc_id}")]
 
 

@@ -200,3 +200,79 @@ def test_api_errors_are_shown_in_chinese(tab):
     page.click("#ask-button")
     expect(status).to_have_text("请输入问题。")
     tab.assert_same_origin()
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+
+
+def test_unit_view_lists_a_units_tasks_with_csv_and_passages(tab):
+    """The unit view (#unit=…): choose a unit and a role, see its tasks as a table, download them as
+    CSV, open a task's passage in its document."""
+    import httpx
+    from playwright.sync_api import expect
+
+    page = tab.page
+    page.click("#nav-units")
+    expect(page.locator("#units-view")).to_be_visible()
+    expect(page.locator("#ask-view")).to_be_hidden()
+    # the units the documents assign work to are offered while typing
+    expect(page.locator("#unit-list option[value='住建局']")).to_have_count(1)
+    page.fill("#unit-input", "住建局")
+    page.select_option("#unit-role", "lead")
+    page.click("#unit-button")
+    rows = page.locator("#unit-tasks tr.task-row")
+    expect(rows.first).to_be_visible()
+    expect(page.locator("#unit-summary")).to_contain_text("市住房和城乡建设局牵头的任务共")
+    expect(page.locator("#unit-aliases")).to_contain_text("住建局")
+    listed = httpx.get(tab.origin + "/v1/tasks", params={"unit": "住建局", "role": "lead"}, timeout=60).json()
+    assert rows.count() == listed["total"] > 0
+    first = rows.first
+    expect(first.locator(".task-title")).to_have_text(listed["tasks"][0]["title"])
+    assert first.locator("td").nth(4).text_content() == listed["tasks"][0]["doc_number"]
+    assert "unit=" in page.url and "role=lead" in page.url
+    # the CSV link downloads the same tasks
+    href = page.locator("#unit-csv").get_attribute("href")
+    assert "format=csv" in href
+    csv_text = httpx.get(tab.origin + href, timeout=60).text
+    assert csv_text.count("\r\n") == listed["total"] + 1
+    with page.expect_download() as download:
+        page.click("#unit-csv")
+    assert download.value.suggested_filename.endswith(".csv")
+    page.screenshot(path=str(ARTIFACTS / "web-unit.png"), full_page=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "web-unit.png"))
+    # a task opens its passage in context
+    first.locator("a.open-doc").click()
+    expect(page.locator("#reader")).to_be_visible()
+    expect(page.locator("#reader-text mark.passage")).to_have_count(1)
+    page.click("#reader-close")
+    expect(page.locator("#units-view")).to_be_visible()
+    # another role of the same unit; an unknown unit names the closest spellings
+    page.select_option("#unit-role", "support")
+    expect(page.locator("#unit-summary")).to_contain_text("作为责任或配合单位参与")
+    expect(page.locator("#unit-tasks .role-badge")).to_have_count(0)
+    page.fill("#unit-input", "水利局")
+    page.click("#unit-button")
+    expect(page.locator("#unit-status.error")).to_contain_text("没有找到这个单位")
+    expect(page.locator("#unit-suggestions a").first).to_contain_text("水务局")
+    tab.assert_same_origin()
+
+
+def test_lead_unit_in_an_answer_opens_its_view_and_task_lists_show_a_table(tab):
+    from playwright.sync_api import expect
+
+    page = tab.page
+    tab.ask(ANSWERABLE)
+    link = page.locator("#answer-units a.unit-link").first
+    expect(link).to_have_text("市乡村振兴局")
+    link.click()
+    expect(page.locator("#units-view")).to_be_visible()
+    expect(page.locator("#unit-summary")).to_contain_text("市乡村振兴局牵头的任务共")
+    assert page.locator("#unit-tasks tr.task-row").count() >= 6
+    page.click("#nav-ask")
+    tab.ask("小坝镇要配合做哪些事？")
+    expect(page.locator("#answer-heading")).to_contain_text("任务清单")
+    expect(page.locator("#answer-text")).to_contain_text("小坝镇作为责任或配合单位参与")
+    expect(page.locator("#answer-tasks tr.task-row").first).to_be_visible()
+    assert page.locator("#answer-tasks .role-badge.support").count() == page.locator("#answer-tasks tr.task-row").count()
+    tab.assert_same_origin()

@@ -197,6 +197,7 @@
     }
     const leads = data.answer_type === "lead_unit" ? data.lead_units : [];
     appendHighlighted(text, data.answer, [{ terms: leads, className: "lead" }]);
+    text.classList.toggle("summary", data.answer_type === "task_list");
     if (data.answer_type === "task_list") {
       const box = $("answer-tasks");
       box.replaceChildren(taskTable(data.tasks || [], true));
@@ -238,14 +239,15 @@
       if (showRole) {
         cells.push(el("td", {}, t.role ? el("span", { className: "role-badge " + t.role }, ROLE_NAMES[t.role]) : ""));
       }
-      const text = t.text.length > 80 ? t.text.slice(0, 80) + "…" : t.text;
+      const text = t.text.length > 60 ? t.text.slice(0, 60) + "…" : t.text;
       cells.push(
-        el("td", {}, el("span", { className: "task-title" }, t.title), el("span", { className: "task-text" }, text)),
+        el("td", { className: "task-cell" }, el("span", { className: "task-title" }, t.title),
+          el("span", { className: "task-text" }, text)),
         el("td", {}, t.lead_units.join("、") || "—"),
         el("td", {}, t.supporting_units.join("、") || "—"),
-        el("td", {}, t.deadline || "—"),
-        el("td", {}, t.doc_number || t.doc_title || ""),
-        el("td", {}, link));
+        el("td", { className: "nowrap" }, t.deadline || "—"),
+        el("td", { className: "nowrap" }, t.doc_number || t.doc_title || ""),
+        el("td", { className: "nowrap" }, link));
       return el("tr", { className: "task-row" }, ...cells);
     });
     return el("table", { className: "task-table" }, el("thead", {}, head), el("tbody", {}, ...rows));
@@ -379,6 +381,7 @@
   function showView(name) {
     $("ask-view").hidden = name !== "ask";
     $("units-view").hidden = name !== "units";
+    document.body.classList.toggle("wide", name === "units");
     for (const [id, view] of [["nav-ask", "ask"], ["nav-units", "units"]]) {
       if (view === name) $(id).setAttribute("aria-current", "page");
       else $(id).removeAttribute("aria-current");
