@@ -18,6 +18,7 @@ from .overlap import norm_text
 from .readers import DocumentBudget
 from .retrieval import Hit, HybridRetriever, QueryAnalysis
 from .settings import Settings
+from .units import declares_first_listed_lead
 from .store import LoadedIndex, Store, open_store
 
 log = logging.getLogger(__name__)
@@ -239,14 +240,25 @@ def _header_hit(index: LoadedIndex, used: Hit, answer: str) -> Hit | None:
                match="document")
 
 
+def _first_listed_lead_docs(index: LoadedIndex) -> frozenset[str]:
+    """Documents that declare "排在第一位的部门为牵头部门" somewhere in their text (computed once per loaded
+    index: one pattern search per chunk)."""
+    cached = getattr(index, "_first_listed_lead_docs", None)
+    if cached is None:
+        cached = frozenset(c.doc_id for c in index.chunks if declares_first_listed_lead(c.text))
+        index._first_listed_lead_docs = cached
+    return cached
+
+
 def _passages(hits: list[Hit], index: LoadedIndex) -> list[Passage]:
     """What the answer extractor reads of each hit: its text and its document's metadata."""
     out = []
+    conventions = _first_listed_lead_docs(index)
     for h in hits:
         doc = index.documents.get(h.chunk.doc_id)
         # a table row's printed copy follows its labelled rendering; the extractor reads the latter
         out.append(Passage(text=indexed_body(h.chunk), score=h.score, section=list(h.chunk.section),
                            doc_title=doc.title if doc else "", doc_number=doc.doc_number if doc else None,
                            issuer=doc.issuer if doc else None, date=doc.date if doc else None,
-                           kind=h.chunk.kind))
+                           kind=h.chunk.kind, first_listed_leads=h.chunk.doc_id in conventions))
     return out

@@ -218,3 +218,22 @@ def test_an_expert_named_as_leader_in_prose_is_a_person_answer():
     assert [(e.name, e.role) for e in entries] == [("刘广润", "组长")]
     a = answer_question("专家组的组长是谁？", [_p(text, DOC23)])
     assert a.answer_type == "person" and a.answer == "刘广润"
+
+
+def test_a_document_declaring_that_the_first_listed_unit_leads_is_read_by_its_convention():
+    from qa.units import declares_first_listed_lead
+
+    # State Council style (国办发 pages): the convention is declared once, in the first marking
+    text = ("（一）拓宽贫困地区农产品销售渠道。加快建设贫困地区农村电商物流体系（商务部、发展改革委、交通运输部、邮政局负责，"
+            "排在第一位的部门为牵头部门，下同）。组织开展定向直供直销活动（农业农村部、教育部负责）。")
+    doc = dict(doc_title="关于深入开展消费扶贫助力打赢脱贫攻坚战的指导意见", doc_number="国办发〔2018〕129号",
+               issuer="国务院办公厅", date="2018-12-30")
+    assert declares_first_listed_lead(text) and not declares_first_listed_lead("（商务部、邮政局负责）")
+    declared = Passage(text=text, score=1.0, section=[], first_listed_leads=True, **doc)
+    a = answer_question("农村电商物流体系建设由哪个部门牵头？", [declared])
+    assert a.answer == "商务部" and a.supporting_units == ["发展改革委", "交通运输部", "邮政局"]
+    b = answer_question("定向直供直销活动的配合部门有哪些？", [declared])
+    assert b.lead_units == ["农业农村部"] and b.answer == "教育部"
+    # without the declaration every unit named for the task leads
+    plain = Passage(text=text.replace("，排在第一位的部门为牵头部门，下同", ""), score=1.0, section=[], **doc)
+    assert answer_question("定向直供直销活动由哪个部门牵头？", [plain]).lead_units == ["农业农村部", "教育部"]

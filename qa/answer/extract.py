@@ -54,7 +54,8 @@ from .analysis import (analyse, COST_Q, DECREE_Q, PERCENT_Q, PHONE_ASKED, asked_
 from .patterns import (CN_DIGIT, CN_NUM, DATE, DECREE_NUMBER, DOC_NUMBER, EVENT_DATE, LAW_EVENT, MONEY_FIGURE, NUMBER,
                        PHONE_NUMBER)
 from .types import Answer, Passage
-from qa.units import (Attribution, UnitAnnotation, find_prose_responsibilities, find_unit_annotations,
+from qa.units import (Attribution, UnitAnnotation, annotations_under_convention, find_prose_responsibilities,
+                      find_unit_annotations,
                       parse_table_fields, units_for_span)
 
 
@@ -238,7 +239,8 @@ def _answer_lead(question: str, passages: list[Passage], top: list[int]) -> Answ
     q = _question_terms(question)
     candidates = []  # (score, passage index, annotation, exact, span score)
     per_passage: dict[int, list[tuple[float, UnitAnnotation]]] = {}
-    annotated = {i: find_unit_annotations(passages[i].text, passages[i].kind) for i in top}
+    annotated = {i: annotations_under_convention(passages[i].text, passages[i].kind, passages[i].first_listed_leads)
+                 for i in top}
     prose = {i: find_prose_responsibilities(passages[i].text) if passages[i].kind != "table_row" else []
              for i in top}
     span_texts = [passages[i].text[a.start:a.end] for i in top for a in annotated[i] + prose[i]]
