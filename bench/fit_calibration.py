@@ -197,6 +197,60 @@ def cross_validate(rows: list[dict], folds: int = 5) -> None:
                   f"{sum(map(right, own)) / max(1, len(own)):9.3f}  {acc:14.3f}  {fab:14.3f}")
 
 
+# Each verification check or evidence feature, the class of wrong answers it serves (the issue's classes)
+CHECK_CLASSES = {
+    "type_mismatch": "a sentence where a unit, figure, date or person was asked",
+    "not_unit_shaped": "a unit answer that is no unit name",
+    "year_conflict": "a figure of another year (2022年的目标 answered from 2021)",
+    "year_unstated": "a year asked, none stated",
+    "place_missing": "a town/street asked, not in the passage",
+    "body_missing": "a body asked, not in the passage",
+    "measure_missing": "a figure in another measure (多少公里 in 个; a phone number that does not dial)",
+    "money_missing": "a sum asked, no sum given",
+    "clock_missing": "a time of day asked, none given",
+    "role_mismatch": "配合/责任 asked, only the lead named",
+    "event_doc_date": "an event's date answered with the issue date",
+    "quantity_missing": "a figure of something else than the asked quantity",
+    "unbridged_share": "a topic the corpus lacks (unseen words with no synonym in it)",
+    "max_missing_rarity": "a specific term of the question absent from the passage",
+}
+
+
+def ablate(rows: list[dict]) -> None:
+    """Held-out effect of each check: the decision refitted without it, against the shipped one."""
+    def summary(model: CalibrationModel) -> tuple[float, float, float, float]:
+        held = [r for r in rows if r["split"] == "heldout" and r.get("source", "bank") in ("bank", "own")]
+        ans = [r for r in held if r["answerable"]]
+        una = [r for r in held if not r["answerable"]]
+
+        def answered(r):
+            return r["features"] is not None and model.probability_of(r["features"]) >= model.threshold
+        acc = sum(1 for r in ans if answered(r) and r["label"]) / len(ans)
+        rec = sum(1 for r in una if not answered(r)) / len(una)
+        fab = sum(1 for r in ans if not answered(r)) / len(ans)
+        right = (sum(1 for r in ans if answered(r) and r["label"]) + sum(1 for r in una if not answered(r))) / len(held)
+        return right, acc, rec, fab
+
+    base = summary(fit_from_rows(rows))
+    print("| check (class it serves) | rows it fires on (held-out) | right decisions | answer acc | unanswerable | false abst. |")
+    print("|---|---|---|---|---|---|")
+    print(f"| all (shipped) | – | {base[0]:.3f} | {base[1]:.3f} | {base[2]:.3f} | {base[3]:.3f} |")
+    for name, what in CHECK_CLASSES.items():
+        kept = [dict(r, features={k: v for k, v in r["features"].items() if k != name}) if r["features"] else r
+                for r in rows]
+        fires = sum(1 for r in rows if r["split"] == "heldout" and r["features"] and r["features"].get(name, 0) >= 0.5)
+        m = summary(_fit_without(kept, name))
+        print(f"| without `{name}` ({what}) | {fires} | {m[0]:.3f} ({m[0] - base[0]:+.3f}) | {m[1]:.3f} | "
+              f"{m[2]:.3f} | {m[3]:.3f} |")
+
+
+def _fit_without(rows: list[dict], name: str) -> CalibrationModel:
+    names = tuple(n for n in FEATURE_NAMES if n != name)
+    train = training_rows(rows)
+    return fit_model([([r["features"][n] for n in names], r["label"]) for r in train], names=names, c=C,
+                     weights=row_weights(train))
+
+
 def report(rows: list[dict], model: CalibrationModel, split: str, threshold: float | None = None) -> dict:
     """Per corpus: answer accuracy, unanswerable recognised, false abstention (as score.py counts them)."""
     t = model.threshold if threshold is None else threshold
@@ -290,6 +344,8 @@ def main() -> None:
     g.add_argument("--params", type=Path, default=PARAMS_PATH)
     g.add_argument("--plot", type=Path, default=None)
     g.add_argument("--dry-run", action="store_true", help="report only; do not write the parameters")
+    a = sub.add_parser("ablate", help="held-out effect of each check: refit without it")
+    a.add_argument("--features", type=Path, default=ROOT / "bench/data/bank_features.jsonl")
     v = sub.add_parser("cv", help="cross-validate C and the own questions' weight on the fit split")
     v.add_argument("--features", type=Path, default=ROOT / "bench/data/bank_features.jsonl")
     args = ap.parse_args()
@@ -300,6 +356,9 @@ def main() -> None:
     rows = load_rows(args.features)
     if args.cmd == "cv":
         cross_validate(rows)
+        return
+    if args.cmd == "ablate":
+        ablate(rows)
         return
     model = fit_from_rows(rows)
     print(f"threshold {model.threshold:.2f}; weights:")
