@@ -51,8 +51,9 @@ class SearchHit(BaseModel):
     chunk_id: int
     lexical_score: float
     dense_score: float
-    match: Literal["article"] | None = Field(None, description="'article': the passage holds the article the "
-                                             "question names by number (looked up, ranked first)")
+    match: Literal["article", "document"] | None = Field(
+        None, description="'article': the passage holds the article the question names by number (looked up, "
+                          "ranked first); 'document': the document's own header, cited for a 文号/issuer/date answer")
 
 
 class SearchResponse(BaseModel):

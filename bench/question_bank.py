@@ -248,7 +248,10 @@ def cn_date(iso: str) -> str:
 
 
 def date_answers(iso: str) -> list[str]:
-    return [cn_date(iso), iso]
+    """The date as a reader would write it, as ISO, and zero-padded as State Council pages print it
+    ("1996年02月05日")."""
+    y, m, d = iso.split("-")
+    return list(dict.fromkeys([cn_date(iso), iso, f"{int(y)}年{int(m):02d}月{int(d):02d}日"]))
 
 
 def short_title(title: str) -> str:
@@ -1232,6 +1235,9 @@ def build(shared: Path) -> list[dict]:
         no_unit_tasks(corpora["gazette"], bank, 20)
     if "govcn" in corpora:
         no_unit_tasks(corpora["govcn"], bank, 12)
+    # a perturbation is checked against every corpus (the checker's rule): a topic with no unit in its
+    # own corpus may be given one in another
+    bank.unanswerable = [u for u in bank.unanswerable if not perturbation_problems(u.check, corpora, allt)]
     return render(bank)
 
 

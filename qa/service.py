@@ -14,9 +14,11 @@ from .chunking import indexed_body
 from .embedders import Embedder, make_embedder
 from .indexer import BuildReport, build_index
 from .model import Chunk, Document
+from .overlap import norm_text
 from .readers import DocumentBudget
 from .retrieval import Hit, HybridRetriever, QueryAnalysis
 from .settings import Settings
+from .units import declares_first_listed_lead
 from .store import LoadedIndex, Store, open_store
 from .tasks import ROLES, TaskQuery, TaskRegistry, UnknownUnit
 
@@ -358,22 +360,59 @@ class QAService:
         answer = decide(candidate, self.settings.abstain_below)
         # the passages the answer was taken from come first among the citations
         used = [hits[i] for i in answer.support if i < len(hits)]
+        if answer.answer_type == "document" and used:
+            # a document field (文号, issuer, date) is cited from the document's own header, which
+            # retrieval often ranks below the body passages that mention the topic
+            header = _header_hit(index, used[0], answer.answer or "")
+            if header is not None:
+                used = [header]
         rest = [h for h in hits if all(h is not u for u in used)]
         cited = (used + rest)[:top_k]
         answer.support = list(range(len(used)))
         return AskResult(question=question, answer=answer, hits=cited, took_ms=(time.perf_counter() - t0) * 1000)
 
 
+def _header_hit(index: LoadedIndex, used: Hit, answer: str) -> Hit | None:
+    """The first passage of the answer's document that prints the answer (its header, for a 文号 or a
+    date), as a hit in place of the passage the answer was read from; None when that one is already it
+    or no passage prints the answer (an issuer or title taken from metadata: the header then is the
+    document's first passage)."""
+    doc_id = used.chunk.doc_id
+    wanted = norm_text(answer)
+    chunks = sorted((c for c in index.chunks if c.doc_id == doc_id), key=lambda c: (c.char_start, c.chunk_id))
+    if not chunks or not wanted:
+        return None
+    printed = [c for c in chunks if wanted in norm_text(c.text)]
+    header = printed[0] if printed else chunks[0]
+    if printed and used.chunk in printed and printed.index(used.chunk) == 0:
+        return None
+    if header.chunk_id == used.chunk.chunk_id:
+        return None
+    return Hit(chunk=header, score=used.score, lexical=0.0, dense=0.0, lexical_norm=0.0, dense_norm=0.0,
+               match="document")
+
+
+def _first_listed_lead_docs(index: LoadedIndex) -> frozenset[str]:
+    """Documents that declare "排在第一位的部门为牵头部门" somewhere in their text (computed once per loaded
+    index: one pattern search per chunk)."""
+    cached = getattr(index, "_first_listed_lead_docs", None)
+    if cached is None:
+        cached = frozenset(c.doc_id for c in index.chunks if declares_first_listed_lead(c.text))
+        index._first_listed_lead_docs = cached
+    return cached
+
+
 def _passages(hits: list[Hit], index: LoadedIndex) -> list[Passage]:
     """What the answer extractor reads of each hit: its text and its document's metadata."""
     out = []
+    conventions = _first_listed_lead_docs(index)
     for h in hits:
         doc = index.documents.get(h.chunk.doc_id)
         # a table row's printed copy follows its labelled rendering; the extractor reads the latter
         out.append(Passage(text=indexed_body(h.chunk), score=h.score, section=list(h.chunk.section),
                            doc_title=doc.title if doc else "", doc_number=doc.doc_number if doc else None,
                            issuer=doc.issuer if doc else None, date=doc.date if doc else None,
-                           kind=h.chunk.kind))
+                           kind=h.chunk.kind, first_listed_leads=h.chunk.doc_id in conventions))
     return out
 
 

@@ -416,6 +416,36 @@ def _table_annotation(text: str) -> UnitAnnotation | None:
     return _finish(roles, text, "table", 0, len(text), ms, me)
 
 
+# A document's own convention, declared once: "（X、Y负责，排在第一位的部门为牵头部门，下同）" — in every
+# "X、Y负责" of that document the first-listed unit leads and the others support.
+FIRST_LISTED_LEADS = re.compile(
+    r"[，,；;]?\s*(?:(?:排在?|列在?|位列|排名)\s*(?:第一|首)\s*[位个]?|第一个)的?\s*(?:部门|单位)?\s*(?:为|是)?\s*"
+    r"牵头(?:部门|单位)(?:\s*[，,；;]\s*下同)?"
+)
+
+
+def declares_first_listed_lead(text: str) -> bool:
+    """Whether the text declares that the first-listed unit of a marking leads."""
+    return bool(FIRST_LISTED_LEADS.search(text))
+
+
+def annotations_under_convention(text: str, kind: str | None, first_listed_leads: bool) -> list[UnitAnnotation]:
+    """`find_unit_annotations` for a passage of a document that declares that the first-listed unit
+    leads: the declaration is blanked (offsets kept) so that its parenthesis reads as a marking, and
+    every marking that names no lead of its own ("X、Y负责") gets its first unit as the lead."""
+    if not first_listed_leads:
+        return find_unit_annotations(text, kind)
+    blanked = FIRST_LISTED_LEADS.sub(lambda m: " " * len(m.group(0)), text)
+    out = find_unit_annotations(blanked, kind)
+    for ann in out:
+        if ann.style in ("inline", "unit_lines", "fragment") and not ann.lead_explicit and len(ann.lead) > 1:
+            first, rest = ann.lead[0], ann.lead[1:]
+            ann.lead, ann.lead_explicit, ann.lead_text = [first], True, first
+            ann.supporting = rest + [u for u in ann.supporting if u not in rest and u != first]
+            ann.supporting_text = "、".join(ann.supporting) or None
+    return out
+
+
 def find_unit_annotations(text: str, kind: str | None = None) -> list[UnitAnnotation]:
     """All unit markings of a passage, in text order, each with the task span it closes.
 

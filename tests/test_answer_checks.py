@@ -149,3 +149,91 @@ def test_body_named_in_the_question_must_be_in_the_passage():
     assert v.body_missing
     _, ok = _checked("财政局负责的村干部报酬安排多少万元？", [_p(ROW62, DOC16, kind="table_row")])
     assert not ok.body_missing
+
+
+# --- rules added for questions in a user's own words (bench/data/questions-own.jsonl) ------------------
+
+# 青政发〔2021〕23号, the paragraph on village water staff (as chunked), and its contact line
+WATER_STAFF = ("3. 配齐田间水管人员。各村用水协会按照灌溉面积配备田间水管人员，原则上每三千亩地配备1人，"
+               "用水协会会长、副会长2021年每月补助2100元（含通讯、交通等补助）。")
+DOC23 = dict(doc_title="青铜峡市基层水利服务体系改革实施方案", doc_number="青政发〔2021〕23号",
+             issuer="青铜峡市人民政府", date="2021-05-20")
+
+
+def test_a_quantity_question_names_what_it_measures():
+    from qa.answer.analysis import quantity_phrases
+
+    assert quantity_phrases("卫生城市复审的举报电话是多少？")[0].endswith("举报电话")
+    assert "保洁时间" in quantity_phrases("主要街道每天保洁时间不能少于多少？")[0]
+    assert "学生" in quantity_phrases("小学一个班最多能有多少学生？")  # the noun after 多少
+    assert quantity_phrases("谁牵头？") == ()
+
+
+def test_item_numbers_and_dates_are_not_the_figure_asked_for():
+    from qa.answer.extract import _quantities_only
+
+    assert "3" not in _quantities_only("3. 配齐田间水管人员")
+    assert "9" not in _quantities_only("2021年9月29日 广东省第十三届人民代表大会常务委员会")
+    assert "二十八" not in _quantities_only("第二十八条 禁止在中小学校内吸烟")
+    assert "三个月" in _quantities_only("押金不得超过三个月租金") and "2.5万元" in _quantities_only("补助2.5万元")
+
+
+def test_a_figure_of_something_else_fails_the_quantity_check():
+    passages = [_p(WATER_STAFF, DOC23, ("三、主要任务", "3."))]
+    asked = analyse("田间淌水员一天的工钱是多少？")
+    wrong = answer_question(asked.question, passages)
+    assert verify(asked, wrong, passages).quantity_missing >= 0.5  # no 工钱 next to the figure
+    right = answer_question("用水协会会长每月补助多少钱？", passages)
+    assert "2100元" in right.answer
+    assert verify(analyse("用水协会会长每月补助多少钱？"), right, passages).quantity_missing < 0.5
+
+
+def test_a_phone_number_is_asked_and_a_count_does_not_answer_it():
+    passages = [_p(WATER_STAFF, DOC23, ("三、主要任务", "3."))]
+    a = analyse("用水协会的联系电话是多少？")
+    assert a.phone
+    answer = answer_question(a.question, passages)
+    assert "measure_missing" in verify(a, answer, passages).failures()
+    contact = [_p("编辑部地址：青铜峡市政府办公室 电话：（0953）3050582", DOC23)]
+    found = answer_question("政府公报编辑部电话是多少？", contact)
+    assert "3050582" in found.answer
+    assert not verify(analyse("政府公报编辑部电话是多少？"), found, contact).measure_missing
+
+
+def test_a_unit_named_in_prose_is_answered_as_a_unit():
+    # 国办发 text (govcn sample) and a law article: no marking, the body is the sentence's subject/object
+    text = "湖北省地震局已在马鬃山村设立了地震监测站，国土资源部派专家组进行了调查。"
+    a = answer_question("马鬃山村的地震监测站是哪个单位设的？", [_p(text, DOC23)])
+    assert a.answer_type == "lead_unit" and a.answer == "湖北省地震局"
+    law = "第七条 国务院设立全国绿化委员会，统一组织领导全国城乡绿化工作，其办公室设在国务院林业行政主管部门。"
+    b = answer_question("全国绿化委员会的办公室设在哪个部门？", [_p(law, DOC23)])
+    assert b.answer == "国务院林业行政主管部门"  # the body next to the question's own verb (设在)
+
+
+def test_an_expert_named_as_leader_in_prose_is_a_person_answer():
+    from qa.answer.person import appointed_entries
+
+    text = "国土资源部迅速组织调查，成立了以华中科技大学刘广润院士为组长，由有关单位专家组成的专家组。"
+    entries = appointed_entries(text)
+    assert [(e.name, e.role) for e in entries] == [("刘广润", "组长")]
+    a = answer_question("专家组的组长是谁？", [_p(text, DOC23)])
+    assert a.answer_type == "person" and a.answer == "刘广润"
+
+
+def test_a_document_declaring_that_the_first_listed_unit_leads_is_read_by_its_convention():
+    from qa.units import declares_first_listed_lead
+
+    # State Council style (国办发 pages): the convention is declared once, in the first marking
+    text = ("（一）拓宽贫困地区农产品销售渠道。加快建设贫困地区农村电商物流体系（商务部、发展改革委、交通运输部、邮政局负责，"
+            "排在第一位的部门为牵头部门，下同）。组织开展定向直供直销活动（农业农村部、教育部负责）。")
+    doc = dict(doc_title="关于深入开展消费扶贫助力打赢脱贫攻坚战的指导意见", doc_number="国办发〔2018〕129号",
+               issuer="国务院办公厅", date="2018-12-30")
+    assert declares_first_listed_lead(text) and not declares_first_listed_lead("（商务部、邮政局负责）")
+    declared = Passage(text=text, score=1.0, section=[], first_listed_leads=True, **doc)
+    a = answer_question("农村电商物流体系建设由哪个部门牵头？", [declared])
+    assert a.answer == "商务部" and a.supporting_units == ["发展改革委", "交通运输部", "邮政局"]
+    b = answer_question("定向直供直销活动的配合部门有哪些？", [declared])
+    assert b.lead_units == ["农业农村部"] and b.answer == "教育部"
+    # without the declaration every unit named for the task leads
+    plain = Passage(text=text.replace("，排在第一位的部门为牵头部门，下同", ""), score=1.0, section=[], **doc)
+    assert answer_question("定向直供直销活动由哪个部门牵头？", [plain]).lead_units == ["农业农村部", "教育部"]

@@ -173,15 +173,17 @@ def test_labeled_inline_annotation_with_ascii_punctuation():
     assert a.supporting_units == ["各镇", "农林场", "市农业农村局"]
 
 
-def test_prose_without_a_marking_falls_back_to_the_sentence():
+def test_prose_without_a_marking_is_answered_with_the_body_the_sentence_names():
     prose = (
         "(一) 加强组织领导，统筹推进各项工作。领导小组下设办公室在市教育局，教育局长任办公室主任，负责统筹推进义务教育"
         "优质均衡发展工作。"
     )
     passages = [P(prose, 6.0, DOC_14), P(ITEM_7, 5.0, DOC_16)]
     a = answer_question("领导小组办公室设在哪个单位？", passages)
-    assert a.answer_type == "passage" and a.features["intended_type"] == "lead_unit"
-    assert "市教育局" in a.answer and a.support == [0]
+    # no marking closes this text: the sentence is found, and the body it names next to 设…在 is the answer
+    assert a.answer_type == "lead_unit" and a.features["intended_type"] == "lead_unit"
+    assert a.answer == "市教育局" and a.features["marker_style"] == "sentence" and a.support == [0]
+    assert "下设办公室在市教育局" in a.features["sentence"]
 
 
 # --- figures and dates -----------------------------------------------------------------------------

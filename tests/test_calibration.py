@@ -37,11 +37,11 @@ def test_retraining_from_the_bank_reproduces_the_shipped_parameters():
 
 def test_held_out_calibration_error_is_small():
     model = load_model()
-    held = [r for r in _rows() if r["split"] == "heldout" and r["features"] and r["source"] == "bank"]
+    held = [r for r in _rows() if r["split"] == "heldout" and r["features"] and r["source"] in ("bank", "own")]
     probs = [model.probability_of(r["features"]) for r in held]
-    assert len(held) > 200
-    # measured 0.053 with the shipped model (target 0.05, not met yet): this guards against it getting worse
-    assert expected_calibration_error(probs, [r["label"] for r in held]) <= 0.06
+    assert len(held) > 300 and any(r["source"] == "own" for r in held)
+    # measured 0.034 with the shipped model on the bank's and the own questions' held-out split
+    assert expected_calibration_error(probs, [r["label"] for r in held]) <= 0.05
 
 
 def test_failed_checks_lower_the_probability():
@@ -84,3 +84,20 @@ def test_ask_withholds_a_figure_of_another_year(service):
     a = service.ask("2024年村干部报酬安排了多少万元？", 5).answer
     assert a.answer is None and a.answer_type == "none"
     assert "year_conflict" in a.decision.failures
+
+
+def test_a_document_field_is_cited_from_the_documents_own_header(service):
+    """A 文号 / date answer's first citation is the document's first passage printing it, whatever
+    passage the question matched best."""
+    from qa.overlap import norm_text
+
+    for question in ("黄河流域生态保护和高质量发展先行区建设2021年工作计划的文号是多少？",
+                     "推进县域义务教育优质均衡发展实施方案是哪天印发的？"):
+        result = service.ask(question, 5)
+        a = result.answer
+        assert a.answer_type == "document", (question, a.answer)
+        first = result.hits[0].chunk
+        assert norm_text(a.answer) in norm_text(first.text), (question, first.text[:80])
+        earlier = [c for c in service.index.chunks if c.doc_id == first.doc_id and c.char_start < first.char_start
+                   and norm_text(a.answer) in norm_text(c.text)]
+        assert not earlier, question

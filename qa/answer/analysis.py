@@ -60,6 +60,8 @@ MONEY_ASKED = re.compile(
 PERCENT_Q = re.compile(r"百分之|比例|比率|比重|占比|率")
 # a time of day (几点开门) is answered by a clock time, not by any figure
 CLOCK_ASKED = re.compile(r"几点|几时")
+# a telephone number (电话是多少, 热线号码) is answered by a number that dials, not by a count
+PHONE_ASKED = re.compile(r"(?:电话|热线|号码|手机|传真)[^，。？?]{0,6}(?:多少|是什么|是几|几号)|(?:打|拨)(?:哪个|什么|多少)")
 # Yes/no questions: "…要收费吗？", "是否需要…", "能不能…".
 _YES_NO_Q = re.compile(r"[吗么][？?\s]*$|是否|要不要|能不能|可不可以|会不会|用不用|需不需要|是不是|可否|能否")
 # Whether something costs money is asked with words of its own.
@@ -74,6 +76,40 @@ _LEADING_FUNCTION = re.compile(r"^[年月日的在和与及对给向从把被由
 _EVENT_WORDS = re.compile(r"召开|举办|开展|举行|启动|完成|开工|竣工|建成|验收|评选|检查|复审|考核|申报|报送|截止|上报")
 _ROLE_COOP = re.compile(r"配合|协办|协助|参与|还有哪些|其他.*?(?:部门|单位)")
 _ROLE_RESP = re.compile(r"责任单位|责任部门")
+
+
+# Where a figure or date question asks: "举报电话是多少", "最多能有多少学生", "什么时候建成发电".
+_ASK_FIGURE = re.compile(
+    r"多少|几(?![乎])|什么时候|什么时间|何时|哪天|哪一天|哪年|哪一年|哪个月|几月|几号|啥时候|多大|多长|多高|多远|多久|多重")
+# Words between the measured thing and the asking word that say how it is asked, not what is measured.
+_ASK_FILLER = re.compile(
+    r"不能少于|不少于|不低于|不超过|不高于|不能超过|达到|控制在|最多|最少|至少|最高|最低|一般|大概|大约|具体|一共|总共|准备"
+    r"|计划|打算|可以|需要|要求|标准|目标|规模|数量|情况|以后|之后|[的是要能可需有为在约共按]")
+_HAN_RUN = re.compile(r"[\u4e00-\u9fa5A-Za-z0-9.]+")
+
+
+def quantity_phrases(question: str) -> tuple[str, ...]:
+    """What a figure or date question measures: the words just before the asking word ("举报电话" of
+    "举报电话是多少", "保洁时间" of "保洁时间不能少于多少") and the noun right after it ("学生" of
+    "最多能有多少学生", "建成发电" of "什么时候建成发电"). Verification looks for them next to the answer:
+    a figure of something else in the same passage does not answer."""
+    q = _compact(question)
+    m = _ASK_FIGURE.search(q)
+    if not m:
+        return ()
+    out = []
+    before = _HAN_RUN.findall(q[:m.start()])
+    if before:
+        head = _ASK_FILLER.sub("", before[-1])
+        if len(head) >= 2:
+            out.append(head[-6:])
+    after = q[m.end():]
+    measure = re.match(rf"(?:{MEASURES})", after)
+    after = after[measure.end():] if measure else after
+    tail = re.match(r"[\u4e00-\u9fa5]{2,4}?(?=[的吗呢了？?，,。]|$)|[\u4e00-\u9fa5]{2,4}", after)
+    if tail and not re.fullmatch(r"(?:[吗呢了啊呀吧]|以上|以下|以内|左右|之前|前|后|为止|完成)+.*", tail.group(0)):
+        out.append(tail.group(0))
+    return tuple(dict.fromkeys(out))
 
 
 @dataclass(frozen=True)
@@ -92,9 +128,11 @@ class QuestionAnalysis:
     money: bool = False
     percent: bool = False
     clock: bool = False
+    phone: bool = False
     person_role: str | None = None
     doc_number: str | None = None
     asks_event_date: bool = False  # a date question about something that happens, not a document's date
+    quantity: tuple[str, ...] = ()  # what a figure / date question measures (`quantity_phrases`)
     flags: dict = field(default_factory=dict, compare=False)
 
 
@@ -198,9 +236,11 @@ def analyse(question: str) -> QuestionAnalysis:
         money=bool(MONEY_ASKED.search(q)) and not is_yes_no(q),
         percent=expected == "number" and bool(PERCENT_Q.search(q)),
         clock=bool(CLOCK_ASKED.search(q)),
+        phone=bool(PHONE_ASKED.search(q)),
         person_role=person_role,
         doc_number=re.sub(r"\s", "", number.group(0)) if number else None,
         asks_event_date=expected == "date" and bool(_EVENT_WORDS.search(q)),
+        quantity=quantity_phrases(q) if expected in ("number", "date") else (),
     )
 
 

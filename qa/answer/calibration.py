@@ -42,7 +42,11 @@ class Features:
     # words (孩子, 房子) as an absent topic, and a bank of perturbed questions cannot tell the two apart
     known_coverage: float
     max_missing_rarity: float
+    unseen_share: float  # how much of the question the corpus has never seen (IDF-weighted)
+    unbridged_share: float  # …of which no synonym in the corpus stands in for
     top_dense: float
+    support_dense: float  # cosine of the passage the answer came from
+    passage_overlap: float  # the question's character pairs found in that passage
     support_rank: float  # 0 when the answer came from the best passage
     score_margin: float
     explicit_marker: float  # a marking made for the purpose (（X牵头）, 牵头单位：, a table column)
@@ -58,6 +62,7 @@ class Features:
     clock_missing: float
     role_mismatch: float
     event_doc_date: float
+    quantity_missing: float
 
     def vector(self) -> list[float]:
         return [float(getattr(self, f.name)) for f in fields(self)]
@@ -81,7 +86,8 @@ def make_features(analysis: QuestionAnalysis, answer: Answer, ev: Evidence, ver:
         clause_overlap=float(f.get("clause_overlap") or 0.0),
         known_coverage=ev.known_coverage,
         max_missing_rarity=min(1.0, ev.max_missing_idf / UNSEEN_TERM_IDF),
-        top_dense=ev.top_dense, support_rank=min(1.0, float(f.get("rank", 0)) / 4.0),
+        unseen_share=ev.unseen_share, unbridged_share=ev.unbridged_share,
+        top_dense=ev.top_dense, support_dense=ev.support_dense, passage_overlap=ev.passage_overlap, support_rank=min(1.0, float(f.get("rank", 0)) / 4.0),
         score_margin=float(f.get("score_margin", 0.0)),
         explicit_marker=float(bool(explicit) or "field" in f),
         doc_number_match=float(bool(f.get("doc_number_match"))),
@@ -90,7 +96,7 @@ def make_features(analysis: QuestionAnalysis, answer: Answer, ev: Evidence, ver:
         place_missing=float(ver.place_missing), body_missing=float(ver.body_missing),
         measure_missing=float(ver.measure_missing), money_missing=float(ver.money_missing),
         clock_missing=float(ver.clock_missing), role_mismatch=float(ver.role_mismatch),
-        event_doc_date=float(ver.event_doc_date),
+        event_doc_date=float(ver.event_doc_date), quantity_missing=ver.quantity_missing,
     )
 
 
@@ -136,23 +142,25 @@ def load_model(path: Path = PARAMS_PATH) -> CalibrationModel | None:
 
 
 def fit_model(rows: list[tuple[list[float], int]], names: tuple[str, ...] = FEATURE_NAMES,
-              c: float = 1.0, meta: dict | None = None) -> CalibrationModel:
-    """Fit the logistic regression (scikit-learn, deterministic lbfgs) on (feature vector, label) rows
-    and choose the threshold that maximises the share of right decisions on the same rows."""
+              c: float = 1.0, meta: dict | None = None, weights: list[float] | None = None) -> CalibrationModel:
+    """Fit the logistic regression (scikit-learn, deterministic lbfgs) on (feature vector, label) rows,
+    each with its weight, and choose the threshold that maximises the (weighted) share of right
+    decisions on the same rows."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
     x = np.array([r[0] for r in rows], dtype=float)
     y = np.array([r[1] for r in rows], dtype=int)
+    w = np.ones(len(rows)) if weights is None else np.asarray(weights, dtype=float)
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale < 1e-9] = 1.0
     lr = LogisticRegression(C=c, max_iter=5000, solver="lbfgs")
-    lr.fit((x - mean) / scale, y)
+    lr.fit((x - mean) / scale, y, sample_weight=w)
     p = lr.predict_proba((x - mean) / scale)[:, 1]
     # a right decision: answer when right, withhold when wrong
     candidates = np.round(np.arange(0.2, 0.81, 0.01), 2)
-    scores = [float(np.mean(np.where(p >= t, y == 1, y == 0))) for t in candidates]
+    scores = [float(np.average(np.where(p >= t, y == 1, y == 0), weights=w)) for t in candidates]
     best = float(candidates[int(np.argmax(scores))])
     return CalibrationModel(
         names=tuple(names), mean=tuple(round(float(v), 6) for v in mean),

@@ -18,7 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.overlap import QUESTION_PHRASES
+from qa.expansion import cilin_synonyms
+from qa.overlap import QUESTION_PHRASES, coverage, question_terms
 from qa.retrieval import Hit, HybridRetriever, QueryAnalysis
 
 # question terms that ask *for* something rather than name the topic; they are not expected in passages
@@ -41,6 +42,13 @@ class Evidence:
     top_dense: float
     max_missing_idf: float = 0.0  # the rarest question term the passage lacks (0: none missing)
     unseen_share: float = 0.0  # IDF-weighted share of the question's terms the corpus has never seen
+    # the same, over unseen words that no synonym (同义词词林) of in the corpus stands in for: a citizen's
+    # 饭馆 / 孩子 / 工钱 has 餐馆 / 子女 / 工资 in the text; a topic the corpus lacks (赛马, 潮汐能) has none
+    unbridged_share: float = 0.0
+    support_dense: float = 0.0  # cosine of the passage the answer came from (its best sentence blended in)
+    # character pairs of the question found in that passage with its headings: a citizen's words share
+    # characters with the official ones (管水 / 水管, 亩地 / 每三千亩) where whole words do not
+    passage_overlap: float = 0.0
 
 
 def content_terms(analysis: QueryAnalysis, retriever: HybridRetriever) -> dict[str, float]:
@@ -54,8 +62,14 @@ def content_terms(analysis: QueryAnalysis, retriever: HybridRetriever) -> dict[s
     return {t: w for t, w in terms.items() if not any(t != u and t in u for u in terms)}
 
 
+def _bridged(term: str, retriever: HybridRetriever) -> bool:
+    """Whether a synonym of `term` in 同义词词林 occurs in the corpus (its BM25 vocabulary)."""
+    vocab = retriever.index.bm25.vocab_dict or {}
+    return any(s in vocab for s in cilin_synonyms().get(term, ()))
+
+
 def gather_evidence(analysis: QueryAnalysis, hits: list[Hit], support: list[int],
-                    retriever: HybridRetriever) -> Evidence:
+                    retriever: HybridRetriever, question: str = "") -> Evidence:
     terms = content_terms(analysis, retriever)
     used = [hits[i] for i in support if i < len(hits)] or hits[:1]
     text = "".join(h.chunk.text + h.chunk.context for h in used).lower()
@@ -74,4 +88,9 @@ def gather_evidence(analysis: QueryAnalysis, hits: list[Hit], support: list[int]
                     top_score=hits[0].score if hits else 0.0, top_dense=hits[0].dense if hits else 0.0,
                     # over known terms only: an unseen word is as often a citizen's own word as an absent topic
                     max_missing_idf=max((terms[t] for t in missing if t not in unseen), default=0.0),
-                    unseen_share=sum(terms[t] for t in unseen) / total if terms else 0.0)
+                    unseen_share=sum(terms[t] for t in unseen) / total if terms else 0.0,
+                    unbridged_share=sum(terms[t] for t in unseen if not _bridged(t, retriever)) / total
+                    if terms else 0.0,
+                    support_dense=max((h.dense for h in used), default=0.0),
+                    passage_overlap=coverage(question_terms(question), "\n".join(
+                        h.chunk.text + "\n" + (h.chunk.section_path or "") for h in used)) if question else 0.0)

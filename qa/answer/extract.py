@@ -49,11 +49,13 @@ from qa.overlap import norm_text as _norm
 from qa.overlap import trim as _trim
 from qa.overlap import question_terms as _question_terms
 from .person import find_person
-from .analysis import (analyse, COST_Q, DECREE_Q, PERCENT_Q, asked_measures, classify_question, is_yes_no,
+from .analysis import (analyse, COST_Q, DECREE_Q, PERCENT_Q, PHONE_ASKED, asked_measures, classify_question, is_yes_no,
                        requested_role)
-from .patterns import (CN_NUM, DATE, DECREE_NUMBER, DOC_NUMBER, EVENT_DATE, LAW_EVENT, MONEY_FIGURE, NUMBER)
+from .patterns import (CN_DIGIT, CN_NUM, DATE, DECREE_NUMBER, DOC_NUMBER, EVENT_DATE, LAW_EVENT, MONEY_FIGURE, NUMBER,
+                       PHONE_NUMBER)
 from .types import Answer, Passage
-from qa.units import (Attribution, UnitAnnotation, find_prose_responsibilities, find_unit_annotations,
+from qa.units import (Attribution, UnitAnnotation, annotations_under_convention, find_prose_responsibilities,
+                      find_unit_annotations,
                       parse_table_fields, units_for_span)
 
 
@@ -237,7 +239,8 @@ def _answer_lead(question: str, passages: list[Passage], top: list[int]) -> Answ
     q = _question_terms(question)
     candidates = []  # (score, passage index, annotation, exact, span score)
     per_passage: dict[int, list[tuple[float, UnitAnnotation]]] = {}
-    annotated = {i: find_unit_annotations(passages[i].text, passages[i].kind) for i in top}
+    annotated = {i: annotations_under_convention(passages[i].text, passages[i].kind, passages[i].first_listed_leads)
+                 for i in top}
     prose = {i: find_prose_responsibilities(passages[i].text) if passages[i].kind != "table_row" else []
              for i in top}
     span_texts = [passages[i].text[a.start:a.end] for i in top for a in annotated[i] + prose[i]]
@@ -329,6 +332,22 @@ def _deadline_clauses(p: Passage) -> list[tuple[int, int, str]]:
     return out
 
 
+# Numbers that are not quantities: a date ("2021年9月29日", "9月底"), an item's number ("3. ", "（2）")
+# and a label of the text's own structure ("第二十八条", "第三款"). A question asking 几个月 / 多少天 is
+# not answered by the 9 of "9月29日" nor by the 3 of "3. 配齐…".
+_NOT_QUANTITY = re.compile(
+    rf"\d{{4}}\s*年(?:\s*\d{{1,2}}\s*月(?:\s*\d{{1,2}}\s*日)?)?|\d{{1,2}}\s*月\s*\d{{1,2}}\s*[日号]"
+    rf"|\d{{1,2}}\s*月(?:底|初|末|中旬|上旬|下旬|份)|[{CN_DIGIT}]{{4}}年(?:[{CN_DIGIT}十]{{1,2}}月(?:[{CN_DIGIT}十]{{1,3}}日)?)?"
+    rf"|^\s*[（(]?\s*[0-9０-９]{{1,2}}\s*[）)．.、](?!\d)|^\s*[（(]\s*[一二三四五六七八九十]+\s*[）)]"
+    rf"|第\s*[\d{CN_NUM}]+\s*[条款项章节编目]"
+)
+
+
+def _quantities_only(clause: str) -> str:
+    """The clause with its non-quantity numbers blanked out (same length, so offsets still hold)."""
+    return _NOT_QUANTITY.sub(lambda m: " " * len(m.group(0)), clause)
+
+
 def _has_measure(clause: str, measures: tuple[str, ...], money: bool) -> bool:
     if money:
         return bool(MONEY_FIGURE.search(clause))
@@ -382,6 +401,7 @@ def _figure_answer(question: str, qtype: str, passages: list[Passage], top: list
     measures = asked_measures(question) if qtype == "number" else ()
     money = measures == ("元",)
     percent = bool(PERCENT_Q.search(question)) and qtype == "number"
+    phone = qtype == "number" and bool(PHONE_ASKED.search(question))
     all_texts = [passages[i].text for i in top]
     clause_texts = [passages[i].text[a:b] for i in top for a, b in _clauses(passages[i].text)]
     weights = _rarity_weights(q, clause_texts + all_texts)
@@ -393,7 +413,9 @@ def _figure_answer(question: str, qtype: str, passages: list[Passage], top: list
         deadlines = {(a, b): ctx for a, b, ctx in _deadline_clauses(p)}
         for a, b in _figure_clauses(text):
             clause = text[a:b]
-            found = [m for m in pattern.finditer(clause) if m.group(0).strip()]
+            # a figure asked for is a quantity: dates, item numbers and article labels are blanked out
+            figures = _quantities_only(clause) if qtype == "number" else clause
+            found = [m for m in pattern.finditer(figures) if m.group(0).strip()]
             if qtype == "number":
                 # A year ("2021年") is a date, not the figure asked for.
                 found = [m for m in found if not (re.fullmatch(r"\d{4}", m.group(0).strip())
@@ -408,9 +430,11 @@ def _figure_answer(question: str, qtype: str, passages: list[Passage], top: list
                 context = _lead_in(text, a) + "\n" + context
             s = 0.5 * _coverage(q, clause, weights) + 0.5 * _coverage(q, context, weights)
             bonus = 0.0
-            if measures and _has_measure(clause, measures, money):
+            if measures and _has_measure(figures, measures, money):
                 bonus = 0.15
             if percent and (re.search(r"[%％]|分之", clause)):
+                bonus = 0.15
+            if phone and PHONE_NUMBER.search(clause):
                 bonus = 0.15
             if qtype == "date" and any(k in clause for k in ("时限", "截止", "完成", "前")):
                 bonus += 0.05
@@ -660,10 +684,64 @@ def answer_question(question: str, passages: list[Passage]) -> Answer:
             answer = plain
     if answer is None or answer.answer is None:
         answer = _answer_passage(question, passages, top, qtype)
+    if qtype == "lead_unit" and answer.answer_type == "passage" and answer.answer:
+        answer = _unit_of_sentence(question, answer) or answer
     answer.features.setdefault("intended_type", qtype)
     if "clause_overlap" not in answer.features:
         used = passages[answer.support[0]].text if answer.support else ""
         answer.features["clause_overlap"] = clause_overlap(question, used)
+    return answer
+
+
+# A body named in running text ends like one ("…主管部门", "…人民政府", "湖北省地震局"); the words that
+# separate it from the rest of its sentence are its verbs and prepositions ("当事人应当向X进行登记",
+# "X已在…设立", "由X负责", "X要按照…负责提供", "其办公室设在X").
+_BODY_END = re.compile(
+    r"(?:主管部门|行政部门|管理部门|部门|总局|分局|局|厅|部|委员会|委|办公室|政府|国务院|院|机关|机构|中心|法院|检察院|银行|协会|总社)$")
+_BODY_SEPARATORS = re.compile(
+    r"[，。；、：:,;（）()“”《》\s]|应当|必须|可以|已经|会同|负责|组织|按照|根据|依照|或者|以及|进行|成立|设立|设置|组建|设在"
+    r"|[应须要已向由经请对在将把和及与的于从等]")
+
+
+_ASK_BODY = re.compile(r"(?:哪个|哪些|哪家|什么|哪一个|哪几个|哪一级)(?:部门|单位|机构|机关|人民政府|政府)?|谁")
+
+
+def _unit_of_sentence(question: str, answer: Answer) -> Answer | None:
+    """A unit question answered by a sentence that names the body in prose ("湖北省地震局已在…设立了…",
+    "当事人应当向县以上住房城乡建设主管部门…进行登记", "其办公室设在国务院林业行政主管部门"): the body
+    whose surroundings hold the question's words, as the answer. Not a marking made for the purpose, so
+    the decision weighs it as prose."""
+    sentence = answer.answer or ""
+    q = _question_terms(question)
+    # the words on either side of the asking phrase say where the body stands ("设在哪个部门" → after 设在)
+    qn = _norm(question)
+    ask = _ASK_BODY.search(qn)
+    left = _norm(re.sub(r"[由归是找向的]+$", "", qn[:ask.start()]))[-2:] if ask else ""
+    right = _norm(re.sub(r"^[来去的]+", "", qn[ask.end():]))[:2] if ask else ""
+    best = None
+    pos = 0
+    for piece in _BODY_SEPARATORS.split(sentence):
+        start = sentence.find(piece, pos) if piece else pos
+        pos = start + len(piece)
+        body = re.sub(r"^[（(]?(?:第[一二三四五六七八九十百\d]+条|[一二三四五六七八九十\d]+)[)）.、]?", "", piece.strip())
+        if not (3 <= len(body) <= 20 and _BODY_END.search(body)) or re.match(r"^(?:本|该|其|有关|相关|各|上述)", body):
+            continue
+        if sentence[pos:pos + 1] in ("：", ":"):
+            continue  # a label ("发文机关：…"), not a body
+        around = sentence[max(0, start - 12):start] + "\n" + sentence[pos:pos + 16]
+        score = _coverage(q, around)
+        if len(left) == 2 and left in sentence[max(0, start - 6):start]:
+            score += 0.5
+        if len(right) == 2 and right in sentence[pos:pos + 8]:
+            score += 0.5
+        if best is None or score > best[0] + 1e-9:
+            best = (score, body)
+    if best is None:
+        return None
+    answer.features.update({"sentence": sentence, "marker_style": "sentence", "lead_explicit": False})
+    answer.answer, answer.answer_type = best[1], "lead_unit"
+    answer.lead_units = [best[1]]
+    answer.confidence = round(answer.confidence * 0.9, 4)
     return answer
 
 

@@ -52,6 +52,8 @@ TIME_MEASURES = ("年", "个月", "月", "周", "日", "天", "工作日", "个�
 # A sum of money may be stated as a share or multiple of another sum (工资的百分之八十, 货值金额一倍以上
 # 三倍以下的罚款): in legal text that is how most fines and benefits are fixed.
 MONEY_FIGURE = re.compile(rf"(?:\d|[{CN_NUM}])\s*(?:万|亿)?\s*元|{PROPORTION}|[\d{CN_NUM}]+\s*倍|\d\s*[%％]")
+# A telephone number as printed: "（0953）3050582", "010-12345678", "12345", "400-810-5678".
+PHONE_NUMBER = re.compile(r"(?:[（(]\s*0\d{2,3}\s*[)）]|0\d{2,3}\s*[-－—])?\s*\d{7,8}(?!\d)|(?<!\d)(?:12\d{3}|400[-－]?\d{3}[-－]?\d{4}|1[3-9]\d{9})(?!\d)")
 CLOCK_TIME = re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|[\d〇一二三四五六七八九十]{1,3}\s*[点时](?:\s*\d{1,2}\s*分|半)?")
 
 # A personal name as printed in member lists: two to four Han characters, sometimes spaced ("王 浩").

@@ -37,7 +37,7 @@ def candidate_features(question: str, passages: list[Passage], hits: list[Hit], 
     answer = answer_question(question, passages)
     if not hits or answer.answer is None:
         return Candidate(analysis, answer, None, Verification(), None)
-    ev = gather_evidence(query, hits, answer.support, retriever)
+    ev = gather_evidence(query, hits, answer.support, retriever, question)
     ver = verify(analysis, answer, passages)
     answer.features.update({"coverage": round(ev.coverage, 3), "known_coverage": round(ev.known_coverage, 3),
                             "missing": ev.missing, "unseen": ev.unseen})

@@ -21,6 +21,7 @@ class Passage:
     issuer: str | None
     date: str | None  # ISO, 2021-06-11
     kind: str = "paragraph"  # or "table_row", "heading", "front_matter"
+    first_listed_leads: bool = False  # its document declares "排在第一位的部门为牵头部门"
 
 
 @dataclass

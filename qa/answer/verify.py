@@ -9,9 +9,13 @@ Each check serves one class of wrong answers seen on questions nobody tuned for:
 * `place_missing`   — a town, street or village the question names is not in the supporting text;
 * `body_missing`    — a body the question names (民政局, 卫健委…) is not in the supporting text;
 * `measure_missing` / `money_missing` / `clock_missing` — the figure does not measure the asked quantity
-  (多少公里 answered in 个; 收费多少 answered with no sum; 几点 with no clock time);
+  (多少公里 answered in 个; 收费多少 answered with no sum; 几点 with no clock time; 电话是多少 with no
+  number that dials, which counts as a missing measure);
 * `role_mismatch`   — 配合/责任 units were asked and the sentence names only the lead (or the reverse);
-* `event_doc_date`  — the date of an event was asked and the answer is the document's own issue date.
+* `event_doc_date`  — the date of an event was asked and the answer is the document's own issue date;
+* `quantity_missing` — the thing a figure or date question measures ("举报电话" of "举报电话是多少",
+  "建成发电" of "什么时候建成发电") is not in the sentence the figure was taken from: a figure of
+  something else in the same passage (0 = all of its characters there, 1 = none).
 
 Checks produce typed flags; the calibrated model (`qa.answer.calibration`) weighs them with the
 retrieval evidence. None of them knows any particular question.
@@ -21,10 +25,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.overlap import bigrams, norm_text
+from qa.overlap import bigrams, coverage, norm_text, question_terms
 
 from .analysis import QuestionAnalysis
-from .patterns import CLOCK_TIME, MONEY_FIGURE, years_in
+from .patterns import CLOCK_TIME, MONEY_FIGURE, PHONE_NUMBER, years_in
 from .types import Answer, Passage
 
 # Names of bodies end like this; a unit answer that does not is probably not a unit.
@@ -48,6 +52,7 @@ class Verification:
     clock_missing: bool = False
     role_mismatch: bool = False
     event_doc_date: bool = False
+    quantity_missing: float = 0.0
 
     def failures(self) -> list[str]:
         """Names of the checks that failed (for logs and the response's explanation)."""
@@ -56,6 +61,8 @@ class Verification:
                                  "role_mismatch", "event_doc_date") if getattr(self, name)]
         if self.unit_shaped < 1.0:
             out.append("not_unit_shaped")
+        if self.quantity_missing >= 0.5:
+            out.append("quantity_missing")
         return out
 
 
@@ -115,6 +122,8 @@ def verify(analysis: QuestionAnalysis, answer: Answer, passages: list[Passage]) 
     body_missing = any(not _mentions(b, support_norm) for b in named)
 
     measure_missing = expected == "number" and bool(f.get("measure_asked")) and not f.get("measure_match")
+    if analysis.phone and not PHONE_NUMBER.search(text):
+        measure_missing = True
     money_missing = analysis.money and not MONEY_FIGURE.search(text)
     clock_missing = analysis.clock and not CLOCK_TIME.search(text)
     role_asked, role_answered = f.get("role_asked"), f.get("role_answered")
@@ -127,7 +136,16 @@ def verify(analysis: QuestionAnalysis, answer: Answer, passages: list[Passage]) 
             y, m, d = (int(x) for x in p.date.split("-"))
             printed = {f"{y}年{m}月{d}日", p.date}
             event_doc_date = norm_text(text) in printed or p.kind == "front_matter"
+    quantity_missing = 0.0
+    if analysis.quantity and answer.answer_type in ("number", "date"):
+        used = passages[answer.support[0]] if answer.support else None
+        local = _sentence_of(text, passages, answer)
+        if used is not None and used.kind == "table_row":
+            local = used.text  # a row's cells are read together ("指标：…；2021年目标：…")
+        local += "\n" + str(f.get("field") or "")
+        quantity_missing = round(1.0 - max(coverage(question_terms(p), local) for p in analysis.quantity), 4)
     return Verification(
+        quantity_missing=quantity_missing,
         type_mismatch=type_mismatch, unit_shaped=unit_shaped, year_conflict=year_conflict,
         year_unstated=year_unstated, place_missing=place_missing, body_missing=body_missing,
         measure_missing=measure_missing, money_missing=bool(money_missing), clock_missing=bool(clock_missing),
