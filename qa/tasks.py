@@ -41,17 +41,12 @@ from dataclasses import dataclass, field
 
 from .model import Block, Document
 from .unit_names import CJK, UnitDirectory, clean_names, localities, spaceless
-from .units import (UnitAnnotation, find_prose_responsibilities, find_unit_annotations, parse_table_fields,
-                    split_unit_list)
+from .units import (UnitAnnotation, annotations_under_convention, declares_first_listed_lead,
+                    find_prose_responsibilities, parse_table_fields, split_unit_list)
 
 FORMAT = 1
 ROLES = ("lead", "support", "any")
 
-# "（X、Y负责，排在第一位的部门为牵头部门，下同）": the document's convention for every "X、Y负责" after.
-_FIRST_LEADS = re.compile(
-    r"[，,；;]?\s*(?:(?:排在?|列在?|位列|排名)\s*(?:第一|首)\s*[位个]?|第一个)的?\s*(?:部门|单位)?\s*(?:为|是)?\s*"
-    r"牵头(?:部门|单位)(?:\s*[，,；;]\s*下同)?"
-)
 # Item numbering at the start of a paragraph or in a section label: "1.", "（一）", "一、", "(3)", "第十二条".
 _NUMBERING = re.compile(
     r"^\s*(?:[（(]\s*[0-9０-９一二三四五六七八九十百]+\s*[)）]|[0-9０-９]+\s*[.．、]|[一二三四五六七八九十]+\s*[、．.]|"
@@ -167,7 +162,8 @@ class _DocumentReader:
         self.doc = doc
         self.doc_text = doc_text
         self.flat = spaceless("".join(b.text for b in doc.blocks))  # what clean_names checks joins against
-        self.first_leads = bool(_FIRST_LEADS.search(self.flat))
+        # "（X、Y负责，排在第一位的部门为牵头部门，下同）": the document's convention for its markings
+        self.first_leads = declares_first_listed_lead(self.flat)
         self.parts: list[Part] = []
         self.item_titles: dict[tuple, str] = {}
         self.aka: list[tuple[str, str]] = []  # (name, second name) of "X〈Y〉" / "X（Y）", once per marking
@@ -212,12 +208,6 @@ class _DocumentReader:
             self.item_titles[section] = own if len(re.sub(rf"[^{CJK}]", "", own)) >= 2 else short_title(text)
         return self.item_titles[section]
 
-    def _prepare(self, text: str) -> str:
-        if not self.first_leads:
-            return text
-        # blank the declaration (same length, offsets kept) so that "（X、Y负责，排在第一位…）" parses
-        return _FIRST_LEADS.sub(lambda m: " " * len(m.group(0)), text)
-
     def read_body(self) -> None:
         pending: list[tuple[int, int, int]] = []  # (block index, start, end) of text waiting for its marking
         pending_section: tuple | None = None
@@ -230,9 +220,10 @@ class _DocumentReader:
             section = tuple(block.section)
             if section != pending_section:
                 pending, pending_section, awaiting = [], section, None
-            text = self._prepare(block.text)
+            text = block.text
             self._item_title(section, text)  # an item is named by its first paragraph
-            anns = [a for a in find_unit_annotations(text, "paragraph") if a.style != "table"]
+            # under the convention the declaration is blanked in the markings and the first unit leads
+            anns = [a for a in annotations_under_convention(text, "paragraph", self.first_leads) if a.style != "table"]
             if not anns:
                 prose = self._prose(block, bi, text, section)
                 if prose:
