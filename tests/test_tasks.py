@@ -462,3 +462,45 @@ def test_task_ids_are_stable_across_rebuilds(gazette_path):
     again = [r["task_id"] for d in docs for r in document_tasks(d, document_text(d, src))[0]]
     assert once == again and len(set(once)) == len(once)
     assert all(re.fullmatch(r"t-[0-9a-f]{12}", t) for t in once)
+
+
+# --- recognising a unit → tasks question -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("question,unit,role", [
+    ("市住建局牵头哪些工作？", "市住建局", "lead"),
+    ("小坝镇要配合做哪些事？", "小坝镇", "support"),
+    ("教育局在哪些任务里是责任单位？", "教育局", "support"),
+    ("水务局负责什么任务", "水务局", "any"),
+    ("应急管理局牵头负责哪些工作？", "应急管理局", "lead"),
+    ("市委宣传部负责或参与了哪些工作？", "市委宣传部", "any"),
+    ("陈袁滩镇要承担或配合哪些任务？", "陈袁滩镇", "support"),
+    ("哪些工作由市住建局牵头？", "市住建局", "lead"),
+    ("请列出水务局牵头的任务", "水务局", "lead"),
+])
+def test_unit_task_questions_give_the_unit_and_the_role(question, unit, role):
+    from qa.answer.analysis import classify_question, unit_task_question
+
+    asked = unit_task_question(question)
+    assert asked is not None and (asked.unit, asked.role) == (unit, role)
+    assert classify_question(question) == "task_list"
+
+
+def test_no_other_question_is_taken_for_one():
+    """Task → unit questions, figures, persons, collectives: none is a unit → tasks question; nor is any
+    question of the shared evaluation sets that is not of type unit_tasks."""
+    import json
+
+    from qa.answer.analysis import unit_task_question
+
+    for q in ("防止返贫动态监测帮扶机制由哪个部门牵头？", "污水处理站建设谁牵头？", "哪些部门负责农村污水处理",
+              "黄河滩区治理工程包括哪些工作", "指挥部总指挥是谁？", "列出各镇的任务", "农村污水处理率要达到多少？"):
+        assert unit_task_question(q) is None, q
+    seen = 0
+    for path in (ROOT.parent / "shared" / "eval").glob("*.jsonl"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            q = json.loads(line) if line.strip() else None
+            if q and q.get("type") != "unit_tasks":
+                seen += 1
+                assert unit_task_question(q["question"]) is None, q["question"]
+    assert seen > 100

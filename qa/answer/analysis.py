@@ -252,9 +252,19 @@ _TASKS_ASKED = re.compile(
     r"(?:哪些|什么|哪几项|哪几个|几项|多少项|啥)(?:具体)?(?:工作|任务|事情|事项|事|项目|职责|活)"
     r"|(?:工作|任务|事情|事项|职责)(?:都)?(?:有|是|包括)(?:哪些|什么|啥)"
     r"|(?:做|干|管)(?:些)?(?:什么|啥|哪些)"
+    r"|(?:负责|牵头|配合|参与|承担)(?:了)?(?:些)?(?:什么|啥|哪些)[？?。！!]*$"
+    r"|^(?:请)?(?:列出|列举|梳理|汇总)"
+)
+# A subject that asks ("哪个部门", "由谁") or runs over a clause is no unit.
+_NOT_SUBJECT = re.compile(r"哪|谁|什么|由|归|[，,。；;：:]")
+# "哪些工作由市住建局牵头？": the unit after 由, the question word first.
+_TASKS_BY = re.compile(
+    r"^(?:请问)?(?:有)?(?:哪些|什么|哪几项)(?:工作|任务|事情|事项|事)(?:是|要|需要|都|应)?由"
+    r"(?P<unit>[\u4e00-\u9fa5（）()〈〉]{2,30}?)(?:来)?(?=牵头|负责|配合|参与|承担|协助|协办)"
 )
 # The unit is the subject: what comes before the verb of the role (or the question word).
-_ASKER = re.compile(r"^(?:请问|请教|我想知道|想知道|想问一下|想问|查询|查一下|问一下)?[，,：:]?")
+_ASKER = re.compile(r"^(?:请问|请教|我想知道|想知道|想问一下|想问|查询|查一下|问一下|请列出|请列举|列出|列举|请梳理|梳理|"
+                    r"汇总)?[，,：:]?")
 _AFTER_SUBJECT = re.compile(
     r"(?:在|要|需要|都|还|主要|作为|是|有|该|应当|应|将|会|具体|一共|总共|共|的)?"
     r"(?:牵头|负责|配合|参与|承担|协助|协办|协同|分管|主管|做|干|管|在哪些|是哪些|有哪些|哪些|工作|任务|事情|事项|职责)"
@@ -274,19 +284,34 @@ class UnitTaskQuestion:
 
 def unit_task_question(question: str) -> UnitTaskQuestion | None:
     """The unit and role of a unit → tasks question, or None for any other question."""
-    from qa.unit_names import UNIT_END
+    from qa.unit_names import UNIT_END, is_collective
 
     q = _compact(question)
-    if not _TASKS_ASKED.search(q):
+    by = _TASKS_BY.match(q)
+    if by and UNIT_END.search(by.group("unit")):
+        rest = q[by.end("unit"):]
+    elif not _TASKS_ASKED.search(q):
         return None
+    else:
+        by = None
+    if by is not None:
+        if is_collective(by.group("unit")) or _NOT_SUBJECT.search(by.group("unit")):
+            return None
+        lead, support = bool(_ASKED_LEAD.search(rest)), bool(_ASKED_SUPPORT.search(rest))
+        role = "lead" if lead and not support else "support" if support and not lead else "any"
+        return UnitTaskQuestion(unit=by.group("unit"), role=role)
     start = _ASKER.match(q).end()
     for end in range(start + 2, min(len(q), start + 30) + 1):
         unit = q[start:end]
         # the shortest subject that names a unit and is followed by the role's verb
+        if _NOT_SUBJECT.search(unit):
+            return None
         if UNIT_END.search(re.sub(r"[（(〈][^）)〉]*[）)〉]$", "", unit)) and _AFTER_SUBJECT.match(q, end):
             break
     else:
         return None  # "黄河滩区治理工程包括哪些工作" asks about a task, not a unit
+    if is_collective(unit):
+        return None  # "各镇要做哪些工作": no one unit to list the tasks of
     rest = q[end:]
     lead, support = bool(_ASKED_LEAD.search(rest)), bool(_ASKED_SUPPORT.search(rest))
     role = "lead" if lead and not support else "support" if support and not lead else "any"
