@@ -133,9 +133,10 @@ class Part:
     title: str = ""
     item_title: str = ""  # the item the part belongs to (a row's 重点任务)
     block: int = 0  # order in the document
+    content: str = ""  # a row's text cells (what it says, without its labels and units)
 
     def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "block"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("block", "content")}
 
 
 def _span_in_source(block: Block, doc_text: dict | None, a: int, b: int) -> tuple[int, int]:
@@ -383,8 +384,8 @@ class _DocumentReader:
                 kind="row", char_start=block.char_start, char_end=block.char_end, section=list(block.section),
                 text=block.text, lead=lead, support=support, page=block.page, deadline=deadline or None,
                 title=title or short_title(content), item_title=title or short_title(content), block=bi,
+                content=content,
             ))
-            self.parts[-1].content = content  # type: ignore[attr-defined]
 
     def _regroup(self, parsed: list, titles: list[str], printed: list[dict], title_col: str,
                  body_by_title: dict[str, str], content_cols: list[str]) -> None:
@@ -425,23 +426,30 @@ class _DocumentReader:
                     continue
                 p.title = p.item_title if k == 0 or len(group) == 1 else _clause_head(p.text)
         self.read_tables()
-        rows = [p for p in self.parts if p.kind == "row"]
+        # consecutive rows of one 重点任务 under one unit cell (a merged cell: printed once, carried down)
+        # are one assignment: they stay together
+        rowsets: list[list[Part]] = []
+        for row in (p for p in self.parts if p.kind == "row"):
+            last = rowsets[-1][-1] if rowsets else None
+            if last is not None and last.block == row.block - 1 and row.item_title and \
+                    _norm_title(last.item_title) == _norm_title(row.item_title) and \
+                    (last.lead, last.support) == (row.lead, row.support):
+                rowsets[-1].append(row)
+            else:
+                rowsets.append([row])
         groups: list[list[Part]] = [[p] for p in body]
         directory = UnitDirectory([n for p in self.parts for n in (*p.lead, *p.support)])
-        for row in rows:
-            target = self._match(row, groups, directory)
+        for rowset in rowsets:
+            target = self._match(rowset, groups, directory)
             if target is not None:
-                target.append(row)
-            elif groups and groups[-1][-1].kind == "row" and groups[-1][-1].block == row.block - 1 and \
-                    row.item_title and _norm_title(groups[-1][-1].item_title) == _norm_title(row.item_title) and \
-                    (groups[-1][-1].lead, groups[-1][-1].support) == (row.lead, row.support):
-                groups[-1].append(row)  # consecutive rows of one 重点任务 and one set of units: one record
+                target.extend(rowset)
             else:
-                groups.append([row])
+                groups.append(rowset)
         return [self._record(g) for g in groups]
 
-    def _match(self, row: Part, groups: list[list[Part]], directory: UnitDirectory) -> list[Part] | None:
-        """The body record this annex row prints again, if any."""
+    def _match(self, rows: list[Part], groups: list[list[Part]], directory: UnitDirectory) -> list[Part] | None:
+        """The body record these annex rows print again, if any."""
+        row = rows[0]
         title = _norm_title(row.item_title)
         if not title:
             return None
@@ -452,8 +460,8 @@ class _DocumentReader:
         candidates = exact or fuzzy  # a title printed a little differently must share the text too
         if not candidates:
             return None
-        content = getattr(row, "content", row.text)
-        row_units = {directory.uid_of(n) for n in (*row.lead, *row.support)}
+        content = "".join(r.content for r in rows)
+        row_units = {directory.uid_of(n) for r in rows for n in (*r.lead, *r.support)}
 
         def score(g: list[Part]) -> float:
             head = g[0]
