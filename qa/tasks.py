@@ -377,6 +377,9 @@ class _DocumentReader:
                     lead += [n for n in cleaned if n not in lead]
                 else:
                     support += [n for n in cleaned if n not in support]
+            if self.first_leads and not lead and support and not any(_UNIT_COL.search(c).group(1) in ("牵头", "主办")
+                                                                      for c in unit_cols):
+                lead = support[:1]  # the document declares that the first unit listed leads
             support = [n for n in support if n not in lead]
             content = "；".join(cells[c] for c in content_cols if cells.get(c) and cells[c] not in "/-—")
             deadline = cells.get(deadline_col) if deadline_col else None

@@ -133,6 +133,11 @@ def test_state_council_style_first_listed_leads_where_the_document_declares_it()
     assert declared[0]["lead"] == ["发展改革委"] and declared[0]["support"] == ["商务部", "交通运输部"]
     assert "排在第一位" not in declared[0]["title"]
     assert declared[1]["lead"] == ["商务部"]  # "下同": the rule holds for the rest of the document
+    # and in an annex table that has only a 责任单位 column
+    table = document_tasks(Document(doc_id="d", title="t", source="s.txt", blocks=[
+        Block("各项任务中排在第一位的为牵头单位。", "paragraph", ["说明"], 0, 17),
+        Block("序号：1；重点任务：拓展销售途径；责任单位：商务部、扶贫办", "table_row", ["附件"], 20, 60)]))[0]
+    assert [(r["lead"], r["support"]) for r in table] == [(["商务部"], ["扶贫办"])]
     # the same markings without the declaration name responsible units only (国办发〔2018〕129号 has none)
     page = read_file(GOVCN / "9.html", "9.html")[0]
     records, _ = document_tasks(page)
