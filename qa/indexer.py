@@ -95,7 +95,7 @@ def reading_fingerprint() -> str:
     here = Path(__file__).resolve().parent
     h = hashlib.sha256()
     # the task registry is made from the same reading: new registry code re-reads every file too
-    reading_code = [here / "chunking.py", here / "model.py", here / "units.py", here / "tasks.py", here / "unit_names.py"]
+    reading_code = [here / name for name in ("chunking.py", "model.py", "units.py", "tasks.py", "unit_names.py")]
     for path in sorted([*(here / "readers").glob("*.py"), *reading_code]):
         h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:16]

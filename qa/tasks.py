@@ -121,6 +121,9 @@ def _clause_head(text: str, limit: int = 25) -> str:
 
 @dataclass
 class Part:
+    """One place in a document that assigns work: a body marking, unit lines, an annex row or a sentence;
+    a record is one part or several (a body item and the rows that print it again)."""
+
     kind: str  # "item" (a body marking) | "lines" (unit lines) | "row" (an annex row) | "prose"
     char_start: int
     char_end: int

@@ -271,8 +271,8 @@ class UnitDirectory:
         """The fullest spelling: longest key, then the official form with its 市/县 prefix, then most used."""
         def rank(s: str) -> tuple:
             key = unit_key(s, self.places)
-            return (s not in self._second_names, not _INNER_PAREN.search(s), len(key), bool(re.match(r"^[市县区](?!场|政(?!府))", s)), len(s),
-                    counts[s], s)
+            official = bool(re.match(r"^[市县区](?!场|政(?!府))", s))  # with its 市/县 prefix
+            return (s not in self._second_names, not _INNER_PAREN.search(s), len(key), official, len(s), counts[s], s)
         best = max(counts, key=rank)
         key = unit_key(best, self.places)
         # a town is called by its name ("小坝镇"), not by its committee and government
@@ -311,7 +311,8 @@ class UnitDirectory:
         close = difflib.get_close_matches(s, spellings, n=n, cutoff=0.4)
         if len(close) < n:  # spellings sharing characters with it, most shared first
             chars = set(s) - set("市县区局委办")
-            scored = sorted(((len(chars & set(sp)), sp) for sp in spellings if chars & set(sp)), key=lambda t: (-t[0], t[1]))
+            scored = sorted(((len(chars & set(sp)), sp) for sp in spellings if chars & set(sp)),
+                            key=lambda t: (-t[0], t[1]))
             close += [sp for _, sp in scored if sp not in close][: n - len(close)]
         return close
 
