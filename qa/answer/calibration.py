@@ -142,10 +142,11 @@ def load_model(path: Path = PARAMS_PATH) -> CalibrationModel | None:
 
 
 def fit_model(rows: list[tuple[list[float], int]], names: tuple[str, ...] = FEATURE_NAMES,
-              c: float = 1.0, meta: dict | None = None, weights: list[float] | None = None) -> CalibrationModel:
+              c: float = 1.0, meta: dict | None = None, weights: list[float] | None = None,
+              threshold: float | None = None) -> CalibrationModel:
     """Fit the logistic regression (scikit-learn, deterministic lbfgs) on (feature vector, label) rows,
-    each with its weight, and choose the threshold that maximises the (weighted) share of right
-    decisions on the same rows."""
+    each with its weight. The threshold is the one given, else the one that maximises the (weighted)
+    share of right decisions on the same rows."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
@@ -161,7 +162,7 @@ def fit_model(rows: list[tuple[list[float], int]], names: tuple[str, ...] = FEAT
     # a right decision: answer when right, withhold when wrong
     candidates = np.round(np.arange(0.2, 0.81, 0.01), 2)
     scores = [float(np.average(np.where(p >= t, y == 1, y == 0), weights=w)) for t in candidates]
-    best = float(candidates[int(np.argmax(scores))])
+    best = float(candidates[int(np.argmax(scores))]) if threshold is None else float(threshold)
     return CalibrationModel(
         names=tuple(names), mean=tuple(round(float(v), 6) for v in mean),
         scale=tuple(round(float(v), 6) for v in scale), coef=tuple(round(float(v), 6) for v in lr.coef_[0]),

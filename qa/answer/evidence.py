@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from qa.expansion import cilin_synonyms
 from qa.overlap import QUESTION_PHRASES, coverage, question_terms
 from qa.retrieval import Hit, HybridRetriever, QueryAnalysis
+from qa.segment import normalize
 
 # question terms that ask *for* something rather than name the topic; they are not expected in passages
 ASKING_TERMS = frozenset(
@@ -73,10 +74,11 @@ def gather_evidence(analysis: QueryAnalysis, hits: list[Hit], support: list[int]
     terms = content_terms(analysis, retriever)
     used = [hits[i] for i in support if i < len(hits)] or hits[:1]
     text = "".join(h.chunk.text + h.chunk.context for h in used).lower()
-    norm_text = retriever.index.segmenter.tokenize(text)
-    present_tokens = set(norm_text)
+    # every jieba token of a text is a substring of its normalised form: a substring test is the same
+    # membership test as tokenising the passage, without the 2–3 ms of jieba per passage
+    normalised = normalize(text).lower()
     total = sum(terms.values()) or 1.0
-    missing = [t for t in terms if t not in present_tokens and t not in text]
+    missing = [t for t in terms if t not in normalised and t not in text]
     unseen = [t for t in terms if t not in analysis.idf]
     covered = sum(w for t, w in terms.items() if t not in missing)
     known = {t: w for t, w in terms.items() if t not in unseen}
