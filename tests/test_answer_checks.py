@@ -237,3 +237,15 @@ def test_a_document_declaring_that_the_first_listed_unit_leads_is_read_by_its_co
     # without the declaration every unit named for the task leads
     plain = Passage(text=text.replace("，排在第一位的部门为牵头部门，下同", ""), score=1.0, section=[], **doc)
     assert answer_question("定向直供直销活动由哪个部门牵头？", [plain]).lead_units == ["农业农村部", "教育部"]
+
+
+def test_member_lists_of_state_council_pages_and_a_bare_name_under_a_label():
+    # 国务院 pages: name and title separated by an ideographic space, titles such as 国务院副总理
+    council = "二、组成人员\n主\u3000任：孙春兰\u3000国务院副总理\n副主任：陈宝生\u3000教育部部长"
+    assert [(e.name, e.role) for e in member_entries(council)] == [("孙春兰", "主任"), ("陈宝生", "副主任")]
+    convener = "召 集 人：孙春兰\u3000国务院副总理\n副召集人：陈宝生\u3000教育部部长"
+    assert member_entries(convener)[0].role == "召集人"
+    # the gazette's 编辑委员会: a name printed alone under its label
+    masthead = "编辑委员会\n主任：吴文彪\n副主任：于建华 杨军峡"
+    assert [(e.name, e.role) for e in member_entries(masthead)] == [("吴文彪", "主任")]
+    assert [e.name for e in member_entries("组长：待定\n主任：市教育局")] == []

@@ -40,6 +40,7 @@ _UNIT_VERB = re.compile(r"牵头|负责|配合|协办|主管|管理|承担|落�
 PERSON_ROLES = (
     "副总指挥", "总指挥", "常务副组长", "副组长", "组长", "副主任", "主任", "成员", "责任领导", "联系人", "负责人",
     "副市长", "代市长", "市长", "副县长", "县长", "副书记", "书记", "局长", "副局长", "部长", "秘书长", "会长", "法定代表人",
+    "副召集人", "召集人", "副主编", "主编",
 )
 _PERSON_ROLE = re.compile("|".join(sorted(map(re.escape, PERSON_ROLES), key=len, reverse=True)))
 # The measure a "多少/几" question asks for: 多少公里 → 公里; 百分之几/比例 → %.

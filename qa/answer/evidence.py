@@ -63,10 +63,18 @@ def content_terms(analysis: QueryAnalysis, retriever: HybridRetriever) -> dict[s
     return {t: w for t, w in terms.items() if not any(t != u and t in u for u in terms)}
 
 
+# A place word with a locative ending (村里, 路边, 家里, 楼上) names the place itself: 村 is in the text.
+_LOCATIVE = re.compile(r"^(.+?)(?:里|上|边|内|中|外|头|那儿|这儿)$")
+
+
 def _bridged(term: str, retriever: HybridRetriever) -> bool:
-    """Whether a synonym of `term` in 同义词词林 occurs in the corpus (its BM25 vocabulary)."""
+    """Whether the corpus (its BM25 vocabulary) has `term` under another name: a synonym in 同义词词林,
+    or the place a locative word names."""
     vocab = retriever.index.bm25.vocab_dict or {}
-    return any(s in vocab for s in cilin_synonyms().get(term, ()))
+    if any(s in vocab for s in cilin_synonyms().get(term, ())):
+        return True
+    m = _LOCATIVE.match(term)
+    return bool(m and m.group(1) in vocab)
 
 
 def gather_evidence(analysis: QueryAnalysis, hits: list[Hit], support: list[int],

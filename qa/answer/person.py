@@ -23,7 +23,8 @@ from .patterns import PERSON_NAME, TITLE_END
 # A member-list label: short, ends in a role word ("总指挥", "副 组 长", "成 员", "责任领导", "办公室主任").
 _LABEL = re.compile(
     r"^[ \t\u3000]*((?:[\u4e00-\u9fa5][ \u3000]?){0,6}?(?:指[ \u3000]?挥|组[ \u3000]?长|主[ \u3000]?任|成[ \u3000]?员|领[ \u3000]?导|"
-    r"负[ \u3000]?责[ \u3000]?人|联[ \u3000]?系[ \u3000]?人|书[ \u3000]?记|秘[ \u3000]?书[ \u3000]?长|会[ \u3000]?长))"
+    r"负[ \u3000]?责[ \u3000]?人|联[ \u3000]?系[ \u3000]?人|召[ \u3000]?集[ \u3000]?人|书[ \u3000]?记|秘[ \u3000]?书[ \u3000]?长|会[ \u3000]?长"
+    r"|主[ \u3000]?编))"
     r"[ \t\u3000]*[:：][ \t\u3000]*(.+)$"
 )
 # "NAME TITLE": a name of 2–4 characters (maybe spaced "王 浩"), a space, then a title that ends like one.
@@ -37,6 +38,8 @@ _APPOINTED = [
     re.compile(r"以[^，。；]{0,20}?(?P<name>[\u4e00-\u9fa5]{2,3})(?:院士|教授|研究员|同志|先生|女士)为(?P<role>[\u4e00-\u9fa5]{2,6}?)"
                r"(?=[，。；、,的]|$)"),
 ]
+# a bare label value that is a body or a thing, not a name ("主任：市教育局", "组长：待定")
+_UNIT_WORD = re.compile(r"[局委办部厅院所站队组室处科会社馆中心府]$|待定|空缺|另行")
 _NOT_NAME = re.compile(r"^(?:各|市|县|镇|由|为|和|及|其|本|该|主要|分管|相关|有关|负责|牵头|配合|责任)")
 
 
@@ -55,9 +58,13 @@ def _squash(s: str) -> str:
     return re.sub(r"[ \t\u3000]", "", s)
 
 
-def _split_name_title(rest: str) -> tuple[str, str] | None:
-    """"王 浩 市住房和城乡建设局局长" → ("王 浩", "市住房和城乡建设局局长")."""
+def _split_name_title(rest: str, bare: bool = False) -> tuple[str, str] | None:
+    """"王 浩 市住房和城乡建设局局长" → ("王 浩", "市住房和城乡建设局局长"). With `bare` (the value of a
+    role label), a name printed alone ("主任：吴文彪") is an entry with no title."""
     parts = re.split(r"[ \t\u3000]+", rest.strip())
+    if bare and len(parts) == 1 and re.fullmatch(r"[\u4e00-\u9fa5]{2,3}", parts[0]) and not _NOT_NAME.match(parts[0]) \
+            and not _UNIT_WORD.search(parts[0]):
+        return parts[0], ""
     if len(parts) < 2:
         return None
     if len(parts[0]) == 1 and len(parts) >= 3 and len(parts[1]) == 1:
@@ -82,7 +89,7 @@ def member_entries(text: str) -> list[PersonEntry]:
         m = _LABEL.match(line)
         if m:
             role = _squash(m.group(1))
-            split = _split_name_title(m.group(2))
+            split = _split_name_title(m.group(2), bare=True)
             if split:
                 out.append(PersonEntry(split[0], role, split[1], start, end))
             elif not re.search(r"指挥|组长|成员", role):
