@@ -1,11 +1,14 @@
 """Request and response bodies of the HTTP contract (shared/API.md). Field names are fixed; more may be added."""
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-MAX_QUERY_CHARS = 512
+# the answer shapes and the limits are defined once, in qa/contract.py (the CLI and MCP use them too)
+from qa.contract import (DEFAULT_TOP_K, MAX_QUERY_CHARS, MAX_TOP_K, AskResponse, Citation,  # noqa: F401
+                         SearchHit, SearchResponse)
+from qa.filters import SearchFilter
+
+_FILTERS = "only passages of documents that match every given key (ranked among those, not filtered after)"
 
 
 class SearchRequest(BaseModel):
@@ -14,8 +17,9 @@ class SearchRequest(BaseModel):
                               json_schema_extra={"examples": [{"query": "污水处理站建设谁牵头？", "top_k": 5}]})
 
     query: StrictStr = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="the question or keywords")
-    top_k: StrictInt = Field(5, ge=1, le=50, description="how many passages to return")
+    top_k: StrictInt = Field(DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description="how many passages to return")
     doc: StrictStr | None = Field(None, max_length=200, description="search only this document (a doc_id)")
+    filters: SearchFilter | None = Field(None, description=_FILTERS)
 
 
 class AskRequest(BaseModel):
@@ -23,53 +27,8 @@ class AskRequest(BaseModel):
                               json_schema_extra={"examples": [{"question": "防止返贫动态监测由哪个部门牵头？", "top_k": 5}]})
 
     question: StrictStr = Field(min_length=1, max_length=MAX_QUERY_CHARS)
-    top_k: StrictInt = Field(5, ge=1, le=50, description="how many citations to return")
-
-
-class Citation(BaseModel):
-    doc_id: str
-    doc_title: str | None
-    doc_number: str | None = Field(description="文号, null where the document has none")
-    issuer: str | None
-    date: str | None = Field(description="ISO date of the document")
-    section: str | None = Field(description="section path, e.g. 二、主要任务 > （三）… > 14.")
-    page: int | None
-    source: str | None = Field(description="corpus file the passage comes from")
-    char_start: int
-    char_end: int
-    version: str | None = Field(None, description="for one of several versions of a law: its version "
-                                "(the title's note, e.g. 2012修正, else its date); null otherwise")
-    latest_version: bool | None = Field(None, description="whether this is the newest indexed version of the law; "
-                                        "null when the index holds one version")
-
-
-class SearchHit(BaseModel):
-    rank: int
-    score: float
-    text: str
-    citation: Citation
-    chunk_id: int
-    lexical_score: float
-    dense_score: float
-    match: Literal["article"] | None = Field(None, description="'article': the passage holds the article the "
-                                             "question names by number (looked up, ranked first)")
-
-
-class SearchResponse(BaseModel):
-    query: str
-    took_ms: float
-    results: list[SearchHit]
-
-
-class AskResponse(BaseModel):
-    question: str
-    answer: str | None
-    answer_type: Literal["lead_unit", "number", "date", "document", "person", "task_list", "passage", "none"]
-    lead_units: list[str]
-    supporting_units: list[str]
-    confidence: float
-    citations: list[SearchHit]
-    took_ms: float
+    top_k: StrictInt = Field(DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description="how many citations to return")
+    filters: SearchFilter | None = Field(None, description=_FILTERS)
 
 
 class Health(BaseModel):

@@ -12,6 +12,7 @@ from pathlib import Path
 from .answer import Answer, Passage, candidate_features, decide
 from .chunking import indexed_body
 from .embedders import Embedder, make_embedder
+from .filters import FilterError, SearchFilter
 from .indexer import BuildReport, build_index
 from .model import Chunk, Document
 from .readers import DocumentBudget
@@ -150,6 +151,20 @@ class QAService:
 
     # -- queries ---------------------------------------------------------------------------------------
 
+    def check_filter(self, filters: object) -> SearchFilter | None:
+        """The filter of a request (a SearchFilter, a JSON object or None); QueryError names what is
+        wrong with it: an unknown key, a malformed date, a doc_id the index does not hold."""
+        try:
+            search_filter = SearchFilter.parse(filters)  # type: ignore[arg-type]
+        except FilterError as e:
+            raise QueryError(e.code, e.message) from None
+        if search_filter is not None:
+            unknown = search_filter.unknown_doc_ids(self.index.documents)
+            if unknown:
+                raise QueryError("unknown_document", f"filters.doc_ids: no document with doc_id "
+                                 f"{', '.join(map(repr, unknown[:5]))}; see GET /v1/documents")
+        return search_filter
+
     def check_query(self, query: object, top_k: object, doc: str | None = None) -> tuple[str, int]:
         if not isinstance(query, str) or not query.strip():
             raise QueryError("empty_query", "the query is empty")
@@ -166,11 +181,15 @@ class QAService:
             raise QueryError("unknown_document", f"no document with doc_id {doc!r}; see GET /v1/documents")
         return query.strip(), top_k
 
-    def search(self, query: str, top_k: int = 5, doc: str | None = None) -> SearchResult:
+    def search(self, query: str, top_k: int = 5, doc: str | None = None,
+               filters: SearchFilter | dict | None = None) -> SearchResult:
+        """The best `top_k` passages, within document `doc` and the documents `filters` allows
+        (ranked among those, not filtered after ranking)."""
         t0 = time.perf_counter()
         query, top_k = self.check_query(query, top_k, doc)
+        search_filter = self.check_filter(filters)
         _, retriever = self.state
-        hits, analysis = retriever.search(query, top_k=top_k, doc=doc)
+        hits, analysis = retriever.search(query, top_k=top_k, doc=doc, search_filter=search_filter)
         return SearchResult(query=query, hits=hits, analysis=analysis, took_ms=(time.perf_counter() - t0) * 1000)
 
     def document(self, doc_id: str) -> Document | None:
@@ -195,13 +214,15 @@ class QAService:
             "latest_version": versions.get("latest"),
         }
 
-    def ask(self, question: str, top_k: int = 5) -> "AskResult":
+    def ask(self, question: str, top_k: int = 5, filters: SearchFilter | dict | None = None) -> "AskResult":
         """Answer from the best passages, or abstain (answer None, type 'none') when they do not
-        support one. Citations are the retrieved passages either way, so a person can look."""
+        support one. Citations are the retrieved passages either way, so a person can look. With
+        `filters`, only the documents it allows are read."""
         t0 = time.perf_counter()
         question, top_k = self.check_query(question, top_k)
+        search_filter = self.check_filter(filters)
         index, retriever = self.state  # one state for the whole request, even if a new build lands
-        hits, analysis = retriever.search(question, top_k=max(top_k, 10))
+        hits, analysis = retriever.search(question, top_k=max(top_k, 10), search_filter=search_filter)
         candidate = candidate_features(question, _passages(hits, index), hits, analysis, retriever)
         answer = decide(candidate, self.settings.abstain_below)
         # the passages the answer was taken from come first among the citations
