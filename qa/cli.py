@@ -113,10 +113,16 @@ def _change_index(settings: Settings, change) -> None:
     from .embedders import EmbedderError
     from .store import IndexError_
 
+    from .store import DISK_FULL_ERRNOS
+
     try:
         report = change(_service(settings))
     except (FileNotFoundError, ValueError, EmbedderError, IndexError_) as e:
         _fail(str(e))
+    except OSError as e:
+        if e.errno not in DISK_FULL_ERRNOS:
+            raise
+        _fail(str(e))  # DiskFull says what happened and that the serving index is unchanged
     typer.echo(report.summary())
 
 

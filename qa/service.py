@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .answer import Answer, Passage, candidate_features, decide
+from .cancel import CancelToken
 from .chunking import indexed_body
 from .embedders import Embedder, make_embedder
 from .filters import FilterError, SearchFilter
@@ -82,10 +83,21 @@ class QAService:
                                            self.settings.index_threads)
         return self._embedder
 
-    def build(self, corpus: list[Path] | None = None, progress: bool = True) -> BuildReport:
-        with self._build_lock:
+    def _building(self, cancel: CancelToken | None):
+        """This service's build lock (one build at a time per process; the store's lock covers other
+        processes). Waiting for it is cancellable: an upload whose client left stops queueing."""
+        if cancel is not None:
+            while not self._build_lock.acquire(timeout=0.25):
+                cancel.check()
+            return _Held(self._build_lock)
+        return self._build_lock
+
+    def build(self, corpus: list[Path] | None = None, progress: bool = True,
+              cancel: CancelToken | None = None) -> BuildReport:
+        with self._building(cancel):
             report = build_index(corpus or [self.settings.corpus_dir], self.settings.index_dir, self.embedder,
-                                 progress=progress, vector_index=self.settings.vector_index, store=self.store)
+                                 progress=progress, vector_index=self.settings.vector_index, store=self.store,
+                                 cancel=cancel)
             self.reload(force=True)
         return report
 
@@ -127,21 +139,23 @@ class QAService:
 
     # -- changing the corpus ----------------------------------------------------------------------------
 
-    def add_documents(self, paths: list[Path], progress: bool = False) -> BuildReport:
+    def add_documents(self, paths: list[Path], progress: bool = False, cancel: CancelToken | None = None) -> BuildReport:
+        """Index `paths` beside the serving documents; `cancel` stops it before it publishes (nothing of
+        it is then in the index)."""
         from .indexer import add_to_index
 
-        with self._build_lock:
+        with self._building(cancel):
             report = add_to_index(paths, self.settings.index_dir, self.embedder, progress=progress,
-                                  vector_index=self.settings.vector_index, store=self.store)
+                                  vector_index=self.settings.vector_index, store=self.store, cancel=cancel)
             self.reload(force=True)
         return report
 
-    def remove_document(self, doc_id: str, progress: bool = False) -> BuildReport:
+    def remove_document(self, doc_id: str, progress: bool = False, cancel: CancelToken | None = None) -> BuildReport:
         from .indexer import remove_from_index
 
-        with self._build_lock:
+        with self._building(cancel):
             report = remove_from_index(doc_id, self.settings.index_dir, self.embedder, progress=progress,
-                                       vector_index=self.settings.vector_index, store=self.store)
+                                       vector_index=self.settings.vector_index, store=self.store, cancel=cancel)
             self.reload(force=True)
         return report
 
@@ -231,6 +245,19 @@ class QAService:
         cited = (used + rest)[:top_k]
         answer.support = list(range(len(used)))
         return AskResult(question=question, answer=answer, hits=cited, took_ms=(time.perf_counter() - t0) * 1000)
+
+
+class _Held:
+    """A lock already acquired, released when the `with` block ends."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock = lock
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
 
 
 def _passages(hits: list[Hit], index: LoadedIndex) -> list[Passage]:
