@@ -22,9 +22,9 @@ _ERRORS = {422: {"model": ErrorBody, "description": "invalid request"},
            413: {"model": ErrorBody, "description": "request body over 64 KiB"}, **_UNAVAILABLE}
 
 
-def hit_to_schema(service, rank: int, hit: Hit) -> SearchHit:
+def hit_to_schema(service, rank: int, hit: Hit, state: tuple | None = None) -> SearchHit:
     """A hit as the contract shapes it (qa/contract.py); kept under this name for api/chat.py."""
-    return search_hit(service, rank, hit)
+    return search_hit(service, rank, hit, state)
 
 
 @router.post("/v1/search", response_model=SearchResponse, responses={**_ERRORS, 404: {"model": ErrorBody}},

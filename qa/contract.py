@@ -52,10 +52,14 @@ class SearchHit(BaseModel):
                                              "question names by number (looked up, ranked first)")
 
 
+_VERSION = "the index build that answered (GET /healthz names the serving one)"
+
+
 class SearchResponse(BaseModel):
     query: str
     took_ms: float
     results: list[SearchHit]
+    index_version: str | None = Field(None, description=_VERSION)
 
 
 class AskResponse(BaseModel):
@@ -67,26 +71,28 @@ class AskResponse(BaseModel):
     confidence: float
     citations: list[SearchHit]
     took_ms: float
+    index_version: str | None = Field(None, description=_VERSION)
 
 
-def search_hit(service: "QAService", rank: int, hit: "Hit") -> SearchHit:
+def search_hit(service: "QAService", rank: int, hit: "Hit", state: tuple | None = None) -> SearchHit:
+    """One hit; `state` is the (index, retriever) it was found with (a result's), for its citation."""
     return SearchHit(rank=rank, score=round(hit.score, 4), text=hit.chunk.text,
-                     citation=Citation(**service.citation(hit.chunk)), chunk_id=hit.chunk.chunk_id,
+                     citation=Citation(**service.citation(hit.chunk, state)), chunk_id=hit.chunk.chunk_id,
                      lexical_score=round(hit.lexical, 4), dense_score=round(hit.dense, 4), match=hit.match)
 
 
-def search_hits(service: "QAService", hits: list["Hit"]) -> list[SearchHit]:
-    return [search_hit(service, i, h) for i, h in enumerate(hits, 1)]
+def search_hits(service: "QAService", hits: list["Hit"], state: tuple | None = None) -> list[SearchHit]:
+    return [search_hit(service, i, h, state) for i, h in enumerate(hits, 1)]
 
 
 def search_response(service: "QAService", result: "SearchResult") -> SearchResponse:
     return SearchResponse(query=result.query, took_ms=round(result.took_ms, 2),
-                          results=search_hits(service, result.hits))
+                          results=search_hits(service, result.hits, result.state), index_version=result.index_version)
 
 
 def ask_response(service: "QAService", result: "AskResult") -> AskResponse:
     a = result.answer
     return AskResponse(question=result.question, answer=a.answer, answer_type=a.answer_type,
                        lead_units=a.lead_units, supporting_units=a.supporting_units,
-                       confidence=round(a.confidence, 3), citations=search_hits(service, result.hits),
-                       took_ms=round(result.took_ms, 2))
+                       confidence=round(a.confidence, 3), citations=search_hits(service, result.hits, result.state),
+                       took_ms=round(result.took_ms, 2), index_version=result.index_version)

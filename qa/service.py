@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .answer import Answer, Passage, candidate_features, decide
@@ -41,6 +41,9 @@ class SearchResult:
     hits: list[Hit]
     analysis: QueryAnalysis
     took_ms: float
+    index_version: str | None = None  # the build that answered (one build for the whole request)
+    # that build and its retriever: citations are shaped from it, not from a build published since
+    state: "tuple[LoadedIndex, HybridRetriever] | None" = field(default=None, repr=False)
 
 
 @dataclass
@@ -49,6 +52,8 @@ class AskResult:
     answer: Answer
     hits: list[Hit]
     took_ms: float
+    index_version: str | None = None
+    state: "tuple[LoadedIndex, HybridRetriever] | None" = field(default=None, repr=False)
 
 
 class QAService:
@@ -202,15 +207,18 @@ class QAService:
         t0 = time.perf_counter()
         query, top_k = self.check_query(query, top_k, doc)
         search_filter = self.check_filter(filters)
-        _, retriever = self.state
+        index, retriever = self.state
         hits, analysis = retriever.search(query, top_k=top_k, doc=doc, search_filter=search_filter)
-        return SearchResult(query=query, hits=hits, analysis=analysis, took_ms=(time.perf_counter() - t0) * 1000)
+        return SearchResult(query=query, hits=hits, analysis=analysis, took_ms=(time.perf_counter() - t0) * 1000,
+                            index_version=index.version, state=(index, retriever))
 
     def document(self, doc_id: str) -> Document | None:
         return self.index.documents.get(doc_id)
 
-    def citation(self, chunk: Chunk) -> dict:
-        index, retriever = self.state
+    def citation(self, chunk: Chunk, state: tuple[LoadedIndex, HybridRetriever] | None = None) -> dict:
+        """The citation of `chunk`, from the build it was found in (`state`, a result's), so that a
+        build published meanwhile (another document removed) cannot change what a hit says."""
+        index, retriever = state or self.state
         doc = index.documents.get(chunk.doc_id)
         versions = retriever.articles.version_info(chunk.doc_id) or {}
         return {
@@ -244,7 +252,8 @@ class QAService:
         rest = [h for h in hits if all(h is not u for u in used)]
         cited = (used + rest)[:top_k]
         answer.support = list(range(len(used)))
-        return AskResult(question=question, answer=answer, hits=cited, took_ms=(time.perf_counter() - t0) * 1000)
+        return AskResult(question=question, answer=answer, hits=cited, took_ms=(time.perf_counter() - t0) * 1000,
+                         index_version=index.version, state=(index, retriever))
 
 
 class _Held:
