@@ -8,13 +8,18 @@ install is measured in bench/bench_lean_install.sh (BENCHMARKS.md).
 from __future__ import annotations
 
 import re
-import tomllib
 from importlib import metadata
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.conftest import ROOT
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    tomllib = pytest.importorskip("tomli")
 
 HEAVY = {"torch", "sentence-transformers", "transformers", "pytest", "playwright", "schemathesis"}
 
