@@ -195,7 +195,7 @@ def reply_pieces(answer: str | None, found: bool, citations: list[SearchHit]) ->
 
 def run_ask(service: QAService, question: str) -> tuple[list[str], list[SearchHit], str]:
     result = service.ask(question, TOP_K)
-    citations = [hit_to_schema(service, i, h) for i, h in enumerate(result.hits, 1)]
+    citations = [hit_to_schema(service, i, h, result.state) for i, h in enumerate(result.hits, 1)]
     found = result.answer.answer_type != "none"
     return reply_pieces(result.answer.answer, found, citations), citations, result.answer.answer_type
 

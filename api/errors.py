@@ -8,6 +8,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from qa.contract import MAX_TOP_K
+from qa.filters import SearchFilter
 from qa.service import QueryError
 from qa.store import IndexError_
 
@@ -32,6 +34,12 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
         return 400, "bad_json", "the request body is not valid JSON"
     if kind in ("model_attributes_type", "dict_type") and not loc:
         return 422, "invalid_request", "the request body must be a JSON object"
+    if loc and loc[0] == "filters":
+        # filters are checked, not ignored: a misspelt key or a bad date must not widen the search
+        if kind == "extra_forbidden":
+            return 422, "unknown_filter", (f"'{field}' is not a filter; filters are "
+                                           f"{', '.join(SearchFilter.model_fields)}")
+        return 422, "bad_filter", f"'{field}': {SearchFilter.error_message(first)}"
     if kind == "extra_forbidden":
         return 422, "unknown_field", f"'{field}' is not a field of this request; see /docs"
     if kind == "missing":
@@ -43,7 +51,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
             limit = first.get("ctx", {}).get("max_length")
             return 422, "query_too_long", f"'{field}' is longer than {limit} characters"
     if field == "top_k" and kind in ("greater_than_equal", "less_than_equal"):
-        return 422, "bad_top_k", "top_k must be an integer from 1 to 50"
+        return 422, "bad_top_k", f"top_k must be an integer from 1 to {MAX_TOP_K}"
     return 422, "invalid_request", f"'{field}': {first.get('msg', 'invalid value')}"
 
 

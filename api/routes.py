@@ -6,12 +6,13 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.concurrency import run_in_threadpool
 
+from qa.contract import ask_response, search_hit, search_response
 from qa.retrieval import Hit
 
 from .deps import ServiceDep
 from .observability import record_answer
-from .schemas import (AskRequest, AskWithTasksResponse, Citation, DocumentChunk, DocumentInfo, DocumentList,
-                      DocumentText, ErrorBody, Health, SearchHit, SearchRequest, SearchResponse, TaskOut)
+from .schemas import (AskRequest, AskResponse, DocumentChunk, DocumentInfo, DocumentList, DocumentText, ErrorBody,
+                      Health, SearchHit, SearchRequest, SearchResponse)
 
 router = APIRouter()
 
@@ -21,33 +22,25 @@ _ERRORS = {422: {"model": ErrorBody, "description": "invalid request"},
            413: {"model": ErrorBody, "description": "request body over 64 KiB"}, **_UNAVAILABLE}
 
 
-def hit_to_schema(service, rank: int, hit: Hit) -> SearchHit:
-    return SearchHit(rank=rank, score=round(hit.score, 4), text=hit.chunk.text,
-                     citation=Citation(**service.citation(hit.chunk)), chunk_id=hit.chunk.chunk_id,
-                     lexical_score=round(hit.lexical, 4), dense_score=round(hit.dense, 4), match=hit.match)
+def hit_to_schema(service, rank: int, hit: Hit, state: tuple | None = None) -> SearchHit:
+    """A hit as the contract shapes it (qa/contract.py); kept under this name for api/chat.py."""
+    return search_hit(service, rank, hit, state)
 
 
 @router.post("/v1/search", response_model=SearchResponse, responses={**_ERRORS, 404: {"model": ErrorBody}},
              tags=["retrieval"], summary="Most relevant passages with citations")
 async def search(body: SearchRequest, service: ServiceDep) -> SearchResponse:
     # the embedder and BM25 are CPU work: keep the event loop free for other requests
-    result = await run_in_threadpool(service.search, body.query, body.top_k, body.doc)
-    return SearchResponse(query=result.query, took_ms=round(result.took_ms, 2),
-                          results=[hit_to_schema(service, i, h) for i, h in enumerate(result.hits, 1)])
+    result = await run_in_threadpool(service.search, body.query, body.top_k, body.doc, body.filters)
+    return search_response(service, result)
 
 
-@router.post("/v1/ask", response_model=AskWithTasksResponse, responses=_ERRORS, tags=["answers"],
+@router.post("/v1/ask", response_model=AskResponse, responses={**_ERRORS, 404: {"model": ErrorBody}}, tags=["answers"],
              summary="A short extractive answer with its citations, or answer_type 'none'")
-async def ask(body: AskRequest, service: ServiceDep, request: Request) -> AskWithTasksResponse:
-    result = await run_in_threadpool(service.ask, body.question, body.top_k)
-    a = result.answer
-    record_answer(request, "/v1/ask", a.answer_type)
-    return AskWithTasksResponse(question=result.question, answer=a.answer, answer_type=a.answer_type,
-                                lead_units=a.lead_units, supporting_units=a.supporting_units,
-                                confidence=round(a.confidence, 3),
-                                citations=[hit_to_schema(service, i, h) for i, h in enumerate(result.hits, 1)],
-                                took_ms=round(result.took_ms, 2),
-                                tasks=[TaskOut(**t) for t in result.tasks] if result.tasks is not None else None)
+async def ask(body: AskRequest, service: ServiceDep, request: Request) -> AskResponse:
+    result = await run_in_threadpool(service.ask, body.question, body.top_k, body.filters)
+    record_answer(request, "/v1/ask", result.answer.answer_type)
+    return ask_response(service, result)
 
 
 @router.get("/healthz", response_model=Health, responses=_UNAVAILABLE, tags=["service"])

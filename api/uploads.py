@@ -1,8 +1,10 @@
 """Write endpoints: upload a document into the corpus and index it, or remove one.
 
 An upload is bounded: the file must fit the document budget (over it: 413 naming the limit), and
-indexing it must finish within QA_UPLOAD_TIMEOUT_S (else 504); a client that disconnects cancels
-it. Either way nothing of it stays in the index or the corpus folder.
+reading and indexing it must finish within QA_UPLOAD_TIMEOUT_S (else 504, whatever stage it is in:
+waiting for another build, reading, embedding); a client that disconnects cancels it at the same
+points. Either way nothing of it stays in the index or the corpus folder: a build publishes whole
+or not at all (qa/cancel.py).
 
 Both need the API key (`QA_API_KEY`, header `X-API-Key`, compared in constant time); without a
 configured key they are switched off (403), never open. Uploaded file names are not trusted: only a
@@ -11,7 +13,6 @@ sanitised base name is kept, and the file is written inside `<corpus>/uploads/` 
 from __future__ import annotations
 
 import asyncio
-import errno
 import hmac
 import logging
 import os
@@ -27,13 +28,13 @@ from fastapi.concurrency import run_in_threadpool
 
 from qa.cancel import BuildCancelled, CancelToken
 from qa.readers import SUPPORTED_SUFFIXES, DocumentTooLarge, UnreadableDocument, read_file
+from qa.store import DISK_FULL_ERRNOS
 
 from .deps import ServiceDep
 from .errors import error_response
 from .schemas import BuildSummary, ErrorBody
 
 log = logging.getLogger("api")
-DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 router = APIRouter(tags=["documents"])
 
 _SAFE_NAME = re.compile(r"[^\w\u4e00-\u9fff（）()\-. ]+")
@@ -143,11 +144,21 @@ async def _store_and_index(request: Request, service, data: bytes, name: str, up
         if had_previous:
             os.replace(target, previous)
         os.replace(probe, target)
+        published = False
+
+        def add():
+            nonlocal published
+            built = service.add_documents([target], cancel=token)
+            published = True  # from here the document is in the index: its file must stay
+            return built
+
         try:
-            # the build itself is not interrupted yet (the indexer takes no token): the deadline and a
-            # disconnect are honoured up to here
-            report = await _cancellable(request, token, service.add_documents, [target])
+            # the build checks the token between files, between embedding batches, while it waits for
+            # another build, and just before it publishes: a deadline or a disconnect stops it there
+            report = await _cancellable(request, token, add)
         except BaseException:
+            if published:  # the client left after the build published: the upload is complete
+                raise
             if had_previous:
                 os.replace(previous, target)
             else:

@@ -3,8 +3,8 @@
     qa index [--corpus PATH ...] [--index DIR]     build (or rebuild) the index
     qa index add PATH... [--index DIR]             add or replace files; only they are read and embedded
     qa index remove DOC_ID [--index DIR]           remove one document
-    qa search "污水处理站建设谁牵头？" [-k 5] [--json]
-    qa ask "防止返贫动态监测由哪个部门牵头？" [--json]
+    qa search "污水处理站建设谁牵头？" [-k 5] [--json] [--doc ID] [--issuer S] [--date-from D] [--date-to D]
+    qa ask "防止返贫动态监测由哪个部门牵头？" [--json] [the same filter options]
     qa serve [--index DIR] [--host H] [--port P]   builds the index from the corpus first if none exists
     qa tasks --unit 水务局 [--role lead] [--csv]     the tasks a unit leads or takes part in
     qa units                                       the units the documents assign work to
@@ -18,6 +18,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from .contract import DEFAULT_TOP_K, MAX_TOP_K
 from .settings import Settings, get_settings
 
 app = typer.Typer(help="Retrieval question answering over Chinese government documents.",
@@ -114,16 +115,39 @@ def _change_index(settings: Settings, change) -> None:
     from .embedders import EmbedderError
     from .store import IndexError_
 
+    from .store import DISK_FULL_ERRNOS
+
     try:
         report = change(_service(settings))
     except (FileNotFoundError, ValueError, EmbedderError, IndexError_) as e:
         _fail(str(e))
+    except OSError as e:
+        if e.errno not in DISK_FULL_ERRNOS:
+            raise
+        _fail(str(e))  # DiskFull says what happened and that the serving index is unchanged
     typer.echo(report.summary())
 
 
 def _with_index(settings: Settings, index: Path | None) -> Settings:
     """`qa index add --index DIR` and `qa index --index DIR add` mean the same."""
     return settings if index is None else settings.model_copy(update={"index_dir": index})
+
+
+DocOpt = Annotated[Optional[list[str]], typer.Option("--doc", help="only this doc_id (repeatable: any of them)")]
+IssuerOpt = Annotated[Optional[str], typer.Option("--issuer", help="only documents whose issuer contains this")]
+DateFromOpt = Annotated[Optional[str], typer.Option("--date-from", metavar="YYYY-MM-DD", help="only documents dated on or after this day")]
+DateToOpt = Annotated[Optional[str], typer.Option("--date-to", metavar="YYYY-MM-DD", help="only documents dated on or before this day")]
+SourceOpt = Annotated[Optional[str], typer.Option("--source-prefix", metavar="PREFIX", help="only documents from corpus files under this path, e.g. uploads/")]
+TopKOpt = Annotated[int, typer.Option("-k", "--top-k", help="number of passages", min=1, max=MAX_TOP_K)]
+
+
+def _filters(docs: list[str] | None, issuer: str | None, date_from: str | None, date_to: str | None,
+             source_prefix: str | None) -> dict | None:
+    """The options as the `filters` object of /v1/search and /v1/ask (checked by the service)."""
+    given = {"doc_ids": docs or None, "issuer": issuer, "date_from": date_from, "date_to": date_to,
+             "source_prefix": source_prefix}
+    given = {k: v for k, v in given.items() if v is not None}
+    return given or None
 
 
 def _print_hits(hits, service) -> None:
@@ -150,26 +174,30 @@ def _load(settings: Settings):
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="question or keywords, in Chinese")],
-    k: Annotated[int, typer.Option("-k", "--top-k", help="number of passages", min=1, max=50)] = 5,
-    doc: Annotated[Optional[str], typer.Option("--doc", help="search only this doc_id")] = None,
+    k: TopKOpt = DEFAULT_TOP_K,
+    doc: DocOpt = None,
+    issuer: IssuerOpt = None,
+    date_from: DateFromOpt = None,
+    date_to: DateToOpt = None,
+    source_prefix: SourceOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the /v1/search JSON")] = False,
     index: IndexOpt = None,
     embedder: EmbedderOpt = None,
 ) -> None:
-    """Print the most relevant passages with their citations."""
+    """Print the most relevant passages with their citations (within the documents the options allow)."""
+    from .contract import search_response
     from .service import QueryError
 
     service = _load(_settings(index, embedder))
+    filters = _filters(doc, issuer, date_from, date_to, source_prefix)
+    one_doc = doc[0] if doc and len(doc) == 1 and filters == {"doc_ids": doc} else None
     try:
-        result = service.search(query, k, doc)
+        # one --doc alone is the API's "doc" (that document's own ranking); anything else is a filter
+        result = service.search(query, k, one_doc, None if one_doc else filters)
     except QueryError as e:
         _fail(e.message, 2)
     if as_json:
-        from api.routes import hit_to_schema
-
-        out = {"query": result.query, "took_ms": round(result.took_ms, 2),
-               "results": [hit_to_schema(service, i, h).model_dump() for i, h in enumerate(result.hits, 1)]}
-        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(search_response(service, result).model_dump(), ensure_ascii=False, indent=2))
     else:
         _print_hits(result.hits, service)
 
@@ -177,31 +205,28 @@ def search(
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="a question, in Chinese")],
-    k: Annotated[int, typer.Option("-k", "--top-k", help="number of citations", min=1, max=50)] = 5,
+    k: Annotated[int, typer.Option("-k", "--top-k", help="number of citations", min=1, max=MAX_TOP_K)] = DEFAULT_TOP_K,
+    doc: DocOpt = None,
+    issuer: IssuerOpt = None,
+    date_from: DateFromOpt = None,
+    date_to: DateToOpt = None,
+    source_prefix: SourceOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the /v1/ask JSON")] = False,
     index: IndexOpt = None,
     embedder: EmbedderOpt = None,
 ) -> None:
     """Answer a question from the documents, with citations (or say the corpus does not answer it)."""
+    from .contract import ask_response
     from .service import QueryError
 
     service = _load(_settings(index, embedder))
     try:
-        result = service.ask(question, k)
+        result = service.ask(question, k, _filters(doc, issuer, date_from, date_to, source_prefix))
     except QueryError as e:
         _fail(e.message, 2)
     a = result.answer
     if as_json:
-        from api.routes import hit_to_schema
-
-        out = {"question": result.question, "answer": a.answer, "answer_type": a.answer_type,
-               "lead_units": a.lead_units, "supporting_units": a.supporting_units,
-               "confidence": round(a.confidence, 3),
-               "citations": [hit_to_schema(service, i, h).model_dump() for i, h in enumerate(result.hits, 1)],
-               "took_ms": round(result.took_ms, 2)}
-        if result.tasks is not None:
-            out["tasks"] = result.tasks
-        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(ask_response(service, result).model_dump(), ensure_ascii=False, indent=2))
         return
     if a.answer is None:
         typer.secho("The documents do not answer this question. Closest passages:", fg=typer.colors.YELLOW)

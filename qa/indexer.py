@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .cancel import CancelToken, check
 from .chunking import chunk_document, indexed_body, sentence_windows
 from .embedders import Embedder
 from .model import Chunk, Document
@@ -127,6 +128,7 @@ def _tokenize_reusing(texts: list[str], segmenter: Segmenter, previous: Previous
 
 def read_corpus(files: Sequence[tuple[Path, str]], progress: bool = False, exclude_docs: set[str] = frozenset(),
                 previous: dict[tuple[str, str], PreviousFile] | None = None, used_ids: set[str] | None = None,
+                cancel: CancelToken | None = None,
                 ) -> tuple[list[Document], list[Chunk], list[dict], list[tuple[str, str]], dict[str, dict]]:
     """Documents, chunks, corpus entries, skipped files and document texts of `files`. A file whose
     source name and content hash are in `previous` is not read again: its documents and chunks are
@@ -139,6 +141,7 @@ def read_corpus(files: Sequence[tuple[Path, str]], progress: bool = False, exclu
     texts: dict[str, dict] = {}
     previous = previous or {}
     for path, source in tqdm(files, desc="reading", unit="file", disable=not progress or len(files) < 2):
+        check(cancel)  # a cancelled build stops between files
         n_before = len(chunks)
         digest = sha256_file(path) if path.is_file() else ""
         known = previous.get((source, digest))
@@ -228,24 +231,33 @@ def _store(index_dir: Path, store: Store | None) -> Store:
     return store if store is not None else FileStore(Path(index_dir))
 
 
+def _locked(store: Store, cancel: CancelToken | None):
+    """The store's build lock; waiting for another build (another process's `qa index add`) is
+    cancellable for a files store, whose lock can be polled."""
+    if cancel is not None and isinstance(store, FileStore):
+        return index_lock(store.index_dir, cancel=cancel)
+    return store.lock()
+
+
 def build_index(corpus_paths: Sequence[Path], index_dir: Path, embedder: Embedder | None,
                 progress: bool = True, vector_index: str = "auto", *,
                 files: Sequence[tuple[Path, str]] | None = None,
                 exclude_docs: Iterable[str] = (), store: Store | None = None,
-                extras: dict | None = None) -> BuildReport:
+                extras: dict | None = None, cancel: CancelToken | None = None) -> BuildReport:
     """Build a complete new index from `corpus_paths` (or explicit `files`) and make it the serving
     one. `exclude_docs` are doc ids removed from the index although their file is still indexed.
     `store` is where it goes (default: the files store in `index_dir`); `extras` are kept with it
-    (default: the serving build's)."""
+    (default: the serving build's). `cancel` stops it before it publishes (BuildCancelled); the
+    serving index is then untouched."""
     store = _store(index_dir, store)
-    with store.lock():
+    with _locked(store, cancel):
         return _build_index(corpus_paths, store, embedder, progress, vector_index, files=files,
-                            exclude_docs=exclude_docs, extras=extras)
+                            exclude_docs=exclude_docs, extras=extras, cancel=cancel)
 
 
 def _build_index(corpus_paths: Sequence[Path], store: Store, embedder: Embedder | None,
                  progress: bool, vector_index: str, *, files: Sequence[tuple[Path, str]] | None,
-                 exclude_docs: Iterable[str], extras: dict | None) -> BuildReport:
+                 exclude_docs: Iterable[str], extras: dict | None, cancel: CancelToken | None = None) -> BuildReport:
     t0 = time.perf_counter()
     files = list(files) if files is not None else discover(corpus_paths)
     if not files:
@@ -253,7 +265,8 @@ def _build_index(corpus_paths: Sequence[Path], store: Store, embedder: Embedder 
                                 f"{', '.join(map(str, corpus_paths))}")
     excluded = set(exclude_docs)
     previous = store.previous(embedder.id if embedder is not None else None, reading_fingerprint())
-    documents, chunks, corpus, skipped, doc_texts = read_corpus(files, progress, excluded, previous.reading)
+    documents, chunks, corpus, skipped, doc_texts = read_corpus(files, progress, excluded, previous.reading,
+                                                                 cancel=cancel)
     files_reused = sum(1 for entry in corpus if (entry["source"], entry["sha256"]) in previous.reading)
     if not chunks:
         raise ValueError("no readable document: " + "; ".join(f"{f}: {w}" for f, w in skipped))
@@ -273,10 +286,11 @@ def _build_index(corpus_paths: Sequence[Path], store: Store, embedder: Embedder 
                      embedder_id=embedder.id if embedder else "none", dim=embedder.dim if embedder else 0,
                      lexical_texts=lex_texts, doc_texts=doc_texts, corpus=corpus, vector_index=vector_index,
                      excluded_docs=sorted(excluded), reading=reading_fingerprint(), extras=kept)
-    embedded, reused = _embed_into(data, embedder, previous.vectors, progress)
+    embedded, reused = _embed_into(data, embedder, previous.vectors, progress, cancel)
     t_dense = time.perf_counter()
     data.timings = {"read": t_read - t0, "lexical": t_lex - t_read, "tasks": t_tasks - t_lex,
                     "dense": t_dense - t_tasks}
+    check(cancel)  # the last point where stopping leaves nothing behind: after it, the build publishes
     manifest = store.write(data)
     total = time.perf_counter() - t0
     report = BuildReport(index_path=_report_path(store), build_id=manifest.build_id, documents=len(documents),
@@ -296,7 +310,7 @@ def _report_path(store: Store) -> Path:
 
 
 def _embed_into(data: BuildData, embedder: Embedder | None, previous: dict[str, np.ndarray],
-                progress: bool) -> tuple[int, int]:
+                progress: bool, cancel: CancelToken | None = None) -> tuple[int, int]:
     """Fill the build's chunk and window vectors (and their keys); returns (embedded, reused)."""
     if embedder is None:
         return 0, 0
@@ -310,14 +324,14 @@ def _embed_into(data: BuildData, embedder: Embedder | None, previous: dict[str, 
     keys = [text_key(t) for t in texts]
     window_keys = [text_key(t) for t in window_texts]
     all_vectors, embedded, reused = _embed_reusing(texts + window_texts, keys + window_keys, embedder, previous,
-                                                   progress)
+                                                   progress, cancel)
     data.vectors, data.window_vectors = all_vectors[: len(texts)], all_vectors[len(texts):]
     data.vector_keys, data.window_keys, data.window_owner = keys, window_keys, window_owner
     return embedded, reused
 
 
 def _embed_reusing(texts: list[str], keys: list[str], embedder: Embedder, previous: dict[str, np.ndarray],
-                   progress: bool) -> tuple[np.ndarray, int, int]:
+                   progress: bool, cancel: CancelToken | None = None) -> tuple[np.ndarray, int, int]:
     """(vectors, embedded, reused): the previous build's vector where a text's key is known, the
     embedder's for the rest."""
     t0 = time.perf_counter()
@@ -332,7 +346,11 @@ def _embed_reusing(texts: list[str], keys: list[str], embedder: Embedder, previo
     if todo:
         chars = sum(len(texts[i]) for i in todo)
         with tqdm(total=len(todo), desc="embedding", unit="passage", disable=not progress) as bar:
-            vectors[todo] = embedder.embed_passages([texts[i] for i in todo], progress=bar.update)
+            def advanced(n: int) -> None:
+                bar.update(n)
+                check(cancel)  # embedding is most of a build's time: stop between batches
+
+            vectors[todo] = embedder.embed_passages([texts[i] for i in todo], progress=advanced)
         log.info("embedded %d passages (%d chars) in %.1f s", len(todo), chars, time.perf_counter() - t0)
     return vectors, len(todo), len(texts) - len(todo)
 
@@ -357,17 +375,18 @@ def indexed_files(index_dir: Path, store: Store | None = None) -> tuple[list[tup
 
 
 def add_to_index(paths: Sequence[Path], index_dir: Path, embedder: Embedder | None,
-                 progress: bool = True, vector_index: str = "auto", store: Store | None = None) -> BuildReport:
+                 progress: bool = True, vector_index: str = "auto", store: Store | None = None,
+                 cancel: CancelToken | None = None) -> BuildReport:
     """Add (or replace) files. Files store: a new build from the indexed files plus these, where only
     the new or changed chunks are embedded; an incremental store (Milvus): only these files are read
     and embedded, and their chunks upserted in place."""
     store = _store(index_dir, store)
-    with store.lock():
-        return _add_to_index(paths, store, embedder, progress, vector_index)
+    with _locked(store, cancel):
+        return _add_to_index(paths, store, embedder, progress, vector_index, cancel)
 
 
 def _add_to_index(paths: Sequence[Path], store: Store, embedder: Embedder | None,
-                  progress: bool, vector_index: str) -> BuildReport:
+                  progress: bool, vector_index: str, cancel: CancelToken | None = None) -> BuildReport:
     files, excluded = indexed_files(Path(store.location), store)
     new = discover(paths)
     if not new:
@@ -378,19 +397,20 @@ def _add_to_index(paths: Sequence[Path], store: Store, embedder: Embedder | None
     # two files may share a name in different folders: keep the source names distinct
     renamed = [(p, src if src not in taken else f"{p.parent.name}/{src}") for p, src in new]
     if store.incremental and store.exists():
-        return _upsert_files(renamed, store, embedder, progress, {src for _, src in files} - taken)
+        return _upsert_files(renamed, store, embedder, progress, {src for _, src in files} - taken, cancel)
     return _build_index([], store, embedder, progress, vector_index, files=kept + renamed, exclude_docs=excluded,
-                        extras=None)
+                        extras=None, cancel=cancel)
 
 
 def _upsert_files(files: list[tuple[Path, str]], store: Store, embedder: Embedder | None, progress: bool,
-                  replaced: set[str]) -> BuildReport:
+                  replaced: set[str], cancel: CancelToken | None = None) -> BuildReport:
     """Read, cut and embed only `files`, and upsert them into the serving collection; documents of
     `replaced` sources (files indexed before under the same name) are replaced."""
     t0 = time.perf_counter()
     kept_docs = [d for d in store.documents() if d["source"] not in replaced]
     previous = store.previous(None, "")  # only the dictionary: the stored chunks were cut with it
-    documents, chunks, corpus, skipped, doc_texts = read_corpus(files, progress, used_ids={d["doc_id"] for d in kept_docs})
+    documents, chunks, corpus, skipped, doc_texts = read_corpus(files, progress, used_ids={d["doc_id"] for d in kept_docs},
+                                                                 cancel=cancel)
     if not chunks:
         raise ValueError("no readable document: " + "; ".join(f"{f}: {w}" for f, w in skipped))
     t_read = time.perf_counter()
@@ -411,9 +431,10 @@ def _upsert_files(files: list[tuple[Path, str]], store: Store, embedder: Embedde
                      embedder_id=embedder.id if embedder else "none", dim=embedder.dim if embedder else 0,
                      lexical_texts=lex_texts, doc_texts=doc_texts, corpus=corpus, reading=reading_fingerprint(),
                      extras={**serving, "tasks": registry_payload(entries)})
-    embedded, _ = _embed_into(data, embedder, {}, progress)
+    embedded, _ = _embed_into(data, embedder, {}, progress, cancel)
     t_dense = time.perf_counter()
     data.timings = {"read": t_read - t0, "lexical": t_lex - t_read, "dense": t_dense - t_lex}
+    check(cancel)
     manifest = store.upsert(data, replaced)
     report = BuildReport(index_path=_report_path(store), build_id=manifest.build_id,
                          documents=manifest.counts["documents"], chunks=manifest.counts["chunks"],
@@ -425,16 +446,17 @@ def _upsert_files(files: list[tuple[Path, str]], store: Store, embedder: Embedde
 
 
 def remove_from_index(doc_id: str, index_dir: Path, embedder: Embedder | None,
-                      progress: bool = True, vector_index: str = "auto", store: Store | None = None) -> BuildReport:
+                      progress: bool = True, vector_index: str = "auto", store: Store | None = None,
+                      cancel: CancelToken | None = None) -> BuildReport:
     """Remove one document. A file that held only that document leaves the index; from a file with
     several (a gazette issue) the document is excluded and stays excluded in later rebuilds."""
     store = _store(index_dir, store)
-    with store.lock():
-        return _remove_from_index(doc_id, store, embedder, progress, vector_index)
+    with _locked(store, cancel):
+        return _remove_from_index(doc_id, store, embedder, progress, vector_index, cancel)
 
 
 def _remove_from_index(doc_id: str, store: Store, embedder: Embedder | None,
-                       progress: bool, vector_index: str) -> BuildReport:
+                       progress: bool, vector_index: str, cancel: CancelToken | None = None) -> BuildReport:
     if not store.exists():
         raise FileNotFoundError(f"no index in {store.location}")
     docs = store.documents()
@@ -451,10 +473,12 @@ def _remove_from_index(doc_id: str, store: Store, embedder: Embedder | None,
         raise ValueError("that is the last document of the index; build a new index instead")
     if store.incremental:
         t0 = time.perf_counter()
+        check(cancel)
         manifest = store.delete(doc_id, drop_source=not siblings)
         report = BuildReport(index_path=_report_path(store), build_id=manifest.build_id,
                              documents=manifest.counts["documents"], chunks=manifest.counts["chunks"], files=0,
                              reused=manifest.counts["chunks"], seconds={"total": time.perf_counter() - t0})
         log.info(report.summary())
         return report
-    return _build_index([], store, embedder, progress, vector_index, files=files, exclude_docs=excluded, extras=None)
+    return _build_index([], store, embedder, progress, vector_index, files=files, exclude_docs=excluded, extras=None,
+                        cancel=cancel)

@@ -14,12 +14,16 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field
 
+from .contract import ask_response, search_response
+from .filters import SearchFilter
 from .service import QAService, QueryError
 
 log = logging.getLogger(__name__)
 
 SERVER_NAME = "gazette-qa"
-DOCUMENT_CHARS = 20_000  # a page of a document's text per call: a whole issue would flood a model's context
+DOCUMENT_CHARS = 20_000
+_FILTERS = ("only documents matching every given key: doc_ids (list), issuer (substring), date_from / date_to "
+            "(YYYY-MM-DD), source_prefix")  # a page of a document's text per call: a whole issue would flood a model's context
 
 INSTRUCTIONS = (
     "Answers questions about Chinese government documents (gazettes, notices, laws) with citations. "
@@ -27,12 +31,6 @@ INSTRUCTIONS = (
     "a short answer taken verbatim from the documents, or answer_type 'none' when they do not answer. "
     "Use `search` for the passages themselves, and `document` to read a cited document (doc_id from a "
     "citation). Questions and queries work best in Chinese.")
-
-
-def _hit(service: QAService, rank: int, hit: Any) -> dict[str, Any]:
-    return {"rank": rank, "score": round(hit.score, 4), "text": hit.chunk.text,
-            "citation": service.citation(hit.chunk), "chunk_id": hit.chunk.chunk_id,
-            "lexical_score": round(hit.lexical, 4), "dense_score": round(hit.dense, 4)}
 
 
 def _refuse(e: QueryError) -> Exception:
@@ -65,13 +63,13 @@ def build_server(service: QAService) -> Any:
         "文号, issuer, date, section path, character offsets in the source file).")
     def search(query: Query, top_k: TopK = 5,
                doc: Annotated[str | None, Field(max_length=200, description=(
-                   "search only this document (a doc_id from a citation)"))] = None) -> dict[str, Any]:
+                   "search only this document (a doc_id from a citation)"))] = None,
+               filters: Annotated[SearchFilter | None, Field(description=_FILTERS)] = None) -> dict[str, Any]:
         try:
-            result = service.search(query, top_k, doc)
+            result = service.search(query, top_k, doc, filters)
         except QueryError as e:
             raise _refuse(e) from None
-        return {"query": result.query, "took_ms": round(result.took_ms, 2),
-                "results": [_hit(service, i, h) for i, h in enumerate(result.hits, 1)]}
+        return search_response(service, result).model_dump()
 
     @tool(
         "A short answer to a question, taken verbatim from the documents, with its citations: the lead "
@@ -79,18 +77,13 @@ def build_server(service: QAService) -> Any:
         "or the best sentence. answer is null and answer_type 'none' when the documents do not answer; "
         "the closest passages are cited anyway.")
     def ask(question: Query, top_k: Annotated[int, Field(ge=1, le=s.max_top_k, strict=True,
-                                                         description="how many citations to return")] = 5
-            ) -> dict[str, Any]:
+                                                         description="how many citations to return")] = 5,
+            filters: Annotated[SearchFilter | None, Field(description=_FILTERS)] = None) -> dict[str, Any]:
         try:
-            result = service.ask(question, top_k)
+            result = service.ask(question, top_k, filters)
         except QueryError as e:
             raise _refuse(e) from None
-        a = result.answer
-        return {"question": result.question, "answer": a.answer, "answer_type": a.answer_type,
-                "lead_units": a.lead_units, "supporting_units": a.supporting_units,
-                "confidence": round(a.confidence, 3),
-                "citations": [_hit(service, i, h) for i, h in enumerate(result.hits, 1)],
-                "took_ms": round(result.took_ms, 2)}
+        return ask_response(service, result).model_dump()
 
     @tool(
         "One document: its metadata (title, 文号, issuer, date, addressees, source file), the sections of "

@@ -22,6 +22,7 @@ from .articles import ArticleCatalog
 from .chunking import indexed_body
 from .embedders import Embedder
 from .expansion import TermScores, expansion_bonus, feedback_expansion, thesaurus_expansions
+from .filters import SearchFilter
 from .model import Chunk
 from .overlap import bigrams, clause_overlap, norm_text
 from .store import LoadedIndex
@@ -88,6 +89,10 @@ class HybridRetriever:
             self._window_chunks, self._window_starts = np.unique(np.asarray(index.window_owner), return_index=True)
             self._window_ends = np.append(self._window_starts[1:], len(index.window_owner))
         self._doc_of = np.array([c.doc_id for c in index.chunks])
+        # each chunk's document as a small integer: a filter's mask is one gather, also at 1M chunks
+        self._doc_ids = list(index.documents)
+        code = {doc_id: i for i, doc_id in enumerate(self._doc_ids)}
+        self._doc_code = np.array([code.get(c.doc_id, -1) for c in index.chunks], dtype=np.int64)
         vocab = index.bm25.vocab_dict or {}
         self._vocab = vocab
         self._terms = TermScores(index.bm25, len(index.chunks))
@@ -194,11 +199,29 @@ class HybridRetriever:
         _, idx = self.index.vectors.search(q[None, :], self.depth)
         return idx[0][idx[0] >= 0].astype(np.int64), None
 
+    def filter_mask(self, search_filter: SearchFilter | None, doc: str | None = None) -> np.ndarray | None:
+        """Which chunks may be returned (None: all): those of `doc` and of the documents the filter
+        allows. Ranking then happens within them, so a filter never loses a small document's passages."""
+        mask = (self._doc_of == doc) if doc is not None else None
+        if search_filter is None:
+            return mask
+        allowed = np.zeros(len(self._doc_ids) + 1, dtype=bool)  # the last slot: chunks of no document
+        docs = self.index.documents
+        for i, doc_id in enumerate(self._doc_ids):
+            allowed[i] = search_filter.allows(docs[doc_id])
+        by_filter = allowed[self._doc_code]
+        return by_filter if mask is None else (mask & by_filter)
+
     # -- fusion ------------------------------------------------------------------------------------------
 
-    def search(self, query: str, top_k: int = 5, doc: str | None = None) -> tuple[list[Hit], QueryAnalysis]:
+    def search(self, query: str, top_k: int = 5, doc: str | None = None,
+               search_filter: SearchFilter | None = None) -> tuple[list[Hit], QueryAnalysis]:
+        """The `top_k` best passages for `query`, within document `doc` and the documents
+        `search_filter` allows when given."""
         analysis = self.analyse(query)
-        mask = (self._doc_of == doc) if doc is not None else None
+        mask = self.filter_mask(search_filter, doc)
+        if mask is not None and not mask.any():
+            return [], analysis
         scoped = self.named_documents(query) if doc is None else set()
         ranked_on = self._without_title_words(analysis, scoped)
         lex = self.lexical_scores(ranked_on)
@@ -218,8 +241,8 @@ class HybridRetriever:
         # the articles the question names by number come first, whatever their scores
         pinned = self.articles.lookup(query, default_docs=[doc] if doc is not None else scoped) \
             if self.article_lookup else []
-        if doc is not None:
-            pinned = [r for r in pinned if self._doc_of[r] == doc]
+        if mask is not None:
+            pinned = [r for r in pinned if mask[r]]
 
         if self.feedback_weight > 0:
             # pseudo-relevance feedback: the words of the first pass's best passages, as a second query

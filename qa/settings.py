@@ -26,6 +26,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .contract import MAX_QUERY_CHARS, MAX_TOP_K
 from .readers.budget import DocumentBudget
 
 _B = DocumentBudget  # the defaults of the per-document budget live with the readers that check them
@@ -50,8 +51,8 @@ class Settings(BaseSettings):
     milvus_collection: str = Field("gazette_qa", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,180}$",
                                    description="Milvus: the alias naming the serving collection")
     ray_address: str | None = Field(None, description="qa index: embed on Ray ('local' or a cluster address)")
-    max_query_chars: int = Field(512, ge=1, description="longest accepted query")
-    max_top_k: int = Field(50, ge=1)
+    max_query_chars: int = Field(MAX_QUERY_CHARS, ge=1, le=MAX_QUERY_CHARS, description="longest accepted query")
+    max_top_k: int = Field(MAX_TOP_K, ge=1, le=MAX_TOP_K, description="most passages per search (the contract's 50)")
     api_key: str | None = Field(None, description="key for the write endpoints (X-API-Key); unset: writes off")
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1, description="largest accepted upload")
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS (off when empty)")

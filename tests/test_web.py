@@ -132,6 +132,34 @@ def test_answer_with_lead_unit_and_citations(tab):
     tab.assert_same_origin()
 
 
+def test_filter_row_keeps_citations_within_one_document_and_a_date_range(tab, server_url):
+    """The filter row (one document, a date range) sends "filters" and every citation holds them."""
+    import httpx
+    from playwright.sync_api import expect
+
+    page = tab.page
+    docs = httpx.get(server_url + "/v1/documents").json()["documents"]
+    small = next(d for d in docs if "政务公开" in d["title"])  # not where the question's answer is
+    page.wait_for_selector(f'#filter-doc option[value="{small["doc_id"]}"]', state="attached")
+    page.select_option("#filter-doc", small["doc_id"])
+    tab.ask(ANSWERABLE)
+    citations = page.locator("#citations > li")
+    expect(citations.first).to_be_visible()
+    titles = citations.locator(".doc-title").all_text_contents()
+    assert titles and set(titles) == {small["title"]}, titles
+    assert "in=" + small["doc_id"] in page.url
+    page.screenshot(path=str(ARTIFACTS / "web-filters.png"), full_page=True)
+    # another filter asks again: all documents, dated from June 2021 on
+    page.select_option("#filter-doc", "")
+    page.fill("#filter-from", "2021-06-01")
+    page.dispatch_event("#filter-from", "change")
+    expect(page).to_have_url(re.compile(r"from=2021-06-01"))
+    expect(citations.first.locator(".meta")).to_contain_text("2021年6月")
+    metas = citations.locator(".meta").all_text_contents()
+    assert metas and all(re.search(r"2021年6月", m) for m in metas), metas
+    tab.assert_same_origin()
+
+
 def test_unanswerable_question_says_so_and_shows_closest(tab):
     from playwright.sync_api import expect
 

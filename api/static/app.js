@@ -4,6 +4,7 @@
  *
  * Addresses (the part after #) keep the page's state, so Back works and a result can be shared:
  *   #q=<question>                 the answer to a question
+ *   &in=<doc_id>&from=&to=        ...within one document and/or a date range (the filter row; "filters")
  *   #doc=<doc_id>&chunk=<id>      the reading view of a document with that passage marked
  *   #unit=<name>&role=<role>      the unit view: the tasks a unit leads or takes part in (GET /v1/tasks),
  *                                 with a CSV download; a lead unit named in an answer links here
@@ -24,7 +25,7 @@
   const ERROR_MESSAGES = {
     empty_query: "请输入问题。",
     query_too_long: "问题太长了，请控制在 512 个字以内。",
-    bad_top_k: "请求的出处数量不对（应为 1 到 50 条）。",
+    bad_top_k: "请求的出处数量超出了允许的范围。",
     bad_json: "请求格式有误，请刷新页面后重试。",
     invalid_request: "请求格式有误，请刷新页面后重试。",
     missing_field: "请求缺少必要的内容，请刷新页面后重试。",
@@ -32,6 +33,8 @@
     unknown_document: "没有找到这份文件，它可能已被移除。",
     payload_too_large: "提交的内容太长了。",
     too_many_requests: "提问太频繁了，请稍后再试。",
+    bad_filter: "筛选条件有误：请检查日期（起始日期不能晚于截止日期）。",
+    unknown_filter: "筛选条件有误，请刷新页面后重试。",
     index_unavailable: "服务暂时不可用（文件索引未就绪），请稍后再试。",
     unavailable: "服务暂时不可用，请稍后再试。",
     internal_error: "服务出错了，请稍后再试。",
@@ -47,7 +50,7 @@
   const ROLE_CHOICES = { any: "牵头或参与", lead: "牵头", support: "作为责任或配合单位参与" };
 
   const $ = (id) => document.getElementById(id);
-  const state = { question: null, terms: [], seq: 0, readerFromPage: false, docs: new Map(), units: null };
+  const state = { question: null, asked: null, terms: [], seq: 0, readerFromPage: false, docs: new Map(), units: null };
 
   // -- API -------------------------------------------------------------------------------------------
 
@@ -84,10 +87,11 @@
     return body;
   }
 
-  const askApi = (question) => api("/v1/ask", {
+  const askApi = (question, filters) => api("/v1/ask", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ question: question, top_k: 5 }),
+    body: JSON.stringify(Object.keys(filters).length
+      ? { question: question, top_k: 5, filters: filters } : { question: question, top_k: 5 }),
   });
 
   const tasksApi = (unit, role) => api("/v1/tasks?" + new URLSearchParams({ unit: unit, role: role, limit: "500" }));
@@ -95,6 +99,44 @@
   async function unitsApi() {
     if (!state.units) state.units = await api("/v1/units");
     return state.units;
+  }
+
+  // -- the filter row: one document and/or a date range ---------------------------------------------
+
+  /** The filter row as the API's "filters" object (only the keys given). */
+  function currentFilters() {
+    const filters = {};
+    if ($("filter-doc").value) filters.doc_ids = [$("filter-doc").value];
+    if ($("filter-from").value) filters.date_from = $("filter-from").value;
+    if ($("filter-to").value) filters.date_to = $("filter-to").value;
+    return filters;
+  }
+
+  /** The address of a question with the current filters: #q=…&in=…&from=…&to=… */
+  function questionHash(question) {
+    const params = new URLSearchParams({ q: question });
+    if ($("filter-doc").value) params.set("in", $("filter-doc").value);
+    if ($("filter-from").value) params.set("from", $("filter-from").value);
+    if ($("filter-to").value) params.set("to", $("filter-to").value);
+    return "#" + params.toString();
+  }
+
+  function ensureDocOption(docId, title) {
+    const select = $("filter-doc");
+    if (!docId || Array.from(select.options).some((o) => o.value === docId)) return;
+    select.appendChild(el("option", { value: docId }, title || docId));
+  }
+
+  async function loadDocumentChoices() {
+    try {
+      const data = await api("/v1/documents");
+      const docs = data.documents.slice().sort((a, b) => (b.date || "").localeCompare(a.date || ""));
+      for (const d of docs) {
+        ensureDocOption(d.doc_id, [d.date, d.title].filter(Boolean).join(" ") || d.doc_id);
+      }
+    } catch (e) {
+      // the row still offers the date range; asking works without the list
+    }
   }
 
   async function documentApi(docId) {
@@ -284,18 +326,20 @@
   async function ask(question) {
     const seq = ++state.seq;
     state.question = question;
+    state.asked = questionHash(question);
     state.terms = questionTerms(question);
     $("question").value = question;
     $("ask-button").disabled = true;
     setStatus("正在查找答案…");
     try {
-      const data = await askApi(question);
+      const data = await askApi(question, currentFilters());
       if (seq !== state.seq) return;
       renderResult(data);
       setStatus("");
     } catch (e) {
       if (seq !== state.seq) return;
       state.question = null;
+      state.asked = null;
       $("result").hidden = true;
       setStatus(e instanceof ApiError ? e.message : "页面出错了，请刷新后重试。", true);
     } finally {
@@ -352,7 +396,7 @@
     if (state.readerFromPage) {
       history.back(); // back to the answer the passage was opened from
     } else {
-      location.hash = state.question ? new URLSearchParams({ q: state.question }).toString() : "";
+      location.hash = state.question ? questionHash(state.question).slice(1) : "";
     }
   }
 
@@ -372,8 +416,13 @@
       return;
     }
     showView("ask");
+    const inDoc = params.get("in") || "";
+    ensureDocOption(inDoc, inDoc);
+    $("filter-doc").value = inDoc;
+    $("filter-from").value = params.get("from") || "";
+    $("filter-to").value = params.get("to") || "";
     const q = (params.get("q") || "").trim();
-    if (q && q !== state.question) ask(q);
+    if (q && questionHash(q) !== state.asked) ask(q);
   }
 
   // -- the unit view ---------------------------------------------------------------------------------
@@ -474,9 +523,19 @@
       setStatus(ERROR_MESSAGES.empty_query, true);
       return;
     }
-    const hash = "#" + new URLSearchParams({ q: question }).toString();
+    const from = $("filter-from").value, to = $("filter-to").value;
+    if (from && to && from > to) {
+      setStatus(ERROR_MESSAGES.bad_filter, true);
+      return;
+    }
+    const hash = questionHash(question);
     if (location.hash !== hash) history.pushState(null, "", hash);
     ask(question);
+  }
+
+  /** A changed filter asks the current question again, within the new filter. */
+  function refilter() {
+    if (state.question && $("reader").hidden) $("ask-form").requestSubmit();
   }
 
   function start() {
@@ -487,6 +546,14 @@
         $("ask-form").requestSubmit();
       });
     });
+    ["filter-doc", "filter-from", "filter-to"].forEach((id) => $(id).addEventListener("change", refilter));
+    $("filter-clear").addEventListener("click", () => {
+      $("filter-doc").value = "";
+      $("filter-from").value = "";
+      $("filter-to").value = "";
+      refilter();
+    });
+    loadDocumentChoices();
     $("reader-close").addEventListener("click", leaveReader);
     $("unit-form").addEventListener("submit", submitUnit);
     $("unit-role").addEventListener("change", () => {

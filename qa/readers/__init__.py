@@ -60,8 +60,8 @@ def read_file(path: Path, source: str, budget: DocumentBudget | None = None) -> 
     elif suffix in (".html", ".htm"):
         from .html import read_html
 
-        budget.check_file_size(path)  # TODO(harden): nesting depth is not yet counted while parsing
-        docs = read_html(path, source)
+        budget.check_file_size(path)
+        docs = read_html(path, source, budget)  # tag nesting counted before anything walks the tree
     else:
         raise UnreadableDocument(f"{path.name}: unsupported file type {suffix!r} "
                                  f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")

@@ -463,9 +463,30 @@ def html_text(path: Path) -> str:
     return render_html(_soup(path))[0]
 
 
-def read_html(path: Path, source: str) -> list[Document]:
+def check_depth(soup, name: str, budget: "DocumentBudget") -> None:
+    """Refuse a page whose tags nest deeper than QA_MAX_HTML_DEPTH, before the renderer (recursive, as
+    are parts of BeautifulSoup) walks it: 100,000 nested <div>s, a few hundred KB, overflowed Python's
+    stack. Counted with an explicit stack, so the check itself cannot overflow."""
+    from bs4 import Tag
+
+    from .budget import DocumentTooLarge
+
+    limit = budget.max_html_depth
+    stack = [(soup, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            raise DocumentTooLarge(name, f"its tags nest {depth:,} deep or more", limit, "QA_MAX_HTML_DEPTH")
+        stack.extend((child, depth + 1) for child in node.contents if isinstance(child, Tag))
+
+
+def read_html(path: Path, source: str, budget: "DocumentBudget | None" = None) -> list[Document]:
     """Read a saved web page as one document; offsets are into `html_text(path)`."""
-    _text, units, meta = render_html(_soup(path))
+    from .budget import DocumentBudget
+
+    soup = _soup(path)
+    check_depth(soup, path.name, budget or DocumentBudget())
+    _text, units, meta = render_html(soup)
     meta_line = meta.line()
     body = [u for u in units if u.style_level != 0 and u.text != meta_line]
     if not body:

@@ -18,8 +18,8 @@ import faiss  # noqa: F401  (tests patch qa.store.faiss.write_index to stall a b
 from .base import (FORMAT_VERSION, BuildData, IndexCorrupt, IndexError_, IndexMismatch, IndexNotFound,
                    LoadedIndex, Manifest, Previous, PreviousFile, Store, StoreUnavailable, sha256_file,
                    text_key)
-from .files import (BUILD_LOCK, BUILDS, CURRENT, DOC_TEXTS, FLAT_MAX, TOKENS, VECTOR_INDEX_KINDS, VECTOR_KEYS,
-                    WINDOW_KEYS, WINDOW_OWNER, WINDOW_VECTORS, FileStore, current_build, index_lock,
+from .files import (BUILD_LOCK, BUILDS, CURRENT, DISK_FULL_ERRNOS, DOC_TEXTS, FLAT_MAX, TOKENS, VECTOR_INDEX_KINDS,
+                    VECTOR_KEYS, WINDOW_KEYS, WINDOW_OWNER, WINDOW_VECTORS, DiskFull, FileStore, current_build, index_lock,
                     load_index, make_vector_index, new_build_dir, publish_build, verify_build, write_build)
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 STORE_KINDS = ("files", "milvus")
 
 __all__ = [
-    "BUILD_LOCK", "BUILDS", "CURRENT", "DOC_TEXTS", "FLAT_MAX", "FORMAT_VERSION", "STORE_KINDS", "TOKENS",
+    "BUILD_LOCK", "BUILDS", "CURRENT", "DISK_FULL_ERRNOS", "DiskFull", "DOC_TEXTS", "FLAT_MAX", "FORMAT_VERSION", "STORE_KINDS", "TOKENS",
     "VECTOR_INDEX_KINDS", "VECTOR_KEYS", "WINDOW_KEYS", "WINDOW_OWNER", "WINDOW_VECTORS", "BuildData",
     "FileStore", "IndexCorrupt", "IndexError_", "IndexMismatch", "IndexNotFound", "LoadedIndex", "Manifest",
     "Previous", "PreviousFile", "Store", "StoreUnavailable", "current_build", "index_lock", "load_index",

@@ -26,6 +26,7 @@ the previous index serving; loading checks the manifest's checksums and embedder
 """
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -43,6 +44,7 @@ import faiss
 import numpy as np
 from filelock import FileLock, Timeout
 
+from ..cancel import CancelToken
 from ..model import Chunk, Document
 from ..segment import Segmenter
 from .base import (FORMAT_VERSION, BuildData, IndexCorrupt, IndexError_, IndexNotFound,
@@ -92,7 +94,7 @@ def write_build(path: Path, data: BuildData) -> Manifest:
         if data.vector_keys:  # hashes of the embedded texts: a rebuild reuses vectors whose text is unchanged
             (path / VECTOR_KEYS).write_text("\n".join(data.vector_keys) + "\n", encoding="utf-8")
         index, kind = make_vector_index(data.vectors, data.vector_index)
-        faiss.write_index(index, str(path / "vectors.faiss"))
+        _write_faiss(index, path / "vectors.faiss")
         if data.window_vectors is not None and data.window_owner is not None:
             np.save(path / WINDOW_VECTORS, np.asarray(data.window_vectors, dtype=np.float32))
             np.save(path / WINDOW_OWNER, np.asarray(data.window_owner, dtype=np.int32))
@@ -174,6 +176,25 @@ def make_vector_index(vectors: np.ndarray, kind: str = "auto") -> tuple[faiss.In
         raise ValueError(f"unknown vector index kind {kind!r}: use {', '.join(VECTOR_INDEX_KINDS)}")
     index.add(vectors)
     return index, kind
+
+
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+class DiskFull(OSError):
+    """No room for a new build (ENOSPC, quota, file size limit): it was removed, the serving build
+    is untouched. An OSError with the errno, so callers that handle a full disk (uploads: 507) see it."""
+
+
+def _write_faiss(index: faiss.Index, path: Path) -> None:
+    try:
+        faiss.write_index(index, str(path))
+    except RuntimeError as e:
+        # FAISS reports a failed write as a RuntimeError carrying strerror(errno), not as an OSError
+        for code in DISK_FULL_ERRNOS:
+            if os.strerror(code) in str(e):
+                raise OSError(code, os.strerror(code), str(path)) from e
+        raise
 
 
 def publish_build(index_dir: Path, build_path: Path, keep: int = 2) -> Path:
@@ -261,7 +282,7 @@ _LOCKS_GUARD = threading.Lock()
 
 
 @contextmanager
-def index_lock(index_dir: Path) -> Iterator[None]:
+def index_lock(index_dir: Path, cancel: CancelToken | None = None) -> Iterator[None]:
     """Hold the build lock of `index_dir`: one build at a time across threads and processes (an
     upload to one of several server workers, `qa index add` in a shell). A build reads the serving
     build's file list and publishes a new one; two at once would lose one's change. It is an flock,
@@ -274,7 +295,12 @@ def index_lock(index_dir: Path) -> Iterator[None]:
         lock.acquire(timeout=0)
     except Timeout:
         log.info("another build of %s is running; waiting for it to finish", index_dir)
-        lock.acquire()
+        while True:  # with a cancel token, a caller that gave up stops waiting (an upload's deadline)
+            try:
+                lock.acquire(timeout=None if cancel is None else 0.25)
+                break
+            except Timeout:
+                cancel.check()  # type: ignore[union-attr]
     try:
         yield
     finally:
@@ -323,12 +349,19 @@ class FileStore(Store):
             return {}
 
     def write(self, data: BuildData) -> Manifest:
-        build_path = new_build_dir(self.index_dir)
+        build_path: Path | None = None
         try:
+            build_path = new_build_dir(self.index_dir)
             manifest = write_build(build_path, data)
             publish_build(self.index_dir, build_path)
-        except BaseException:
-            shutil.rmtree(build_path, ignore_errors=True)
+        except BaseException as e:
+            if build_path is not None:
+                shutil.rmtree(build_path, ignore_errors=True)  # frees what it took; CURRENT is untouched
+            if isinstance(e, OSError) and e.errno in DISK_FULL_ERRNOS and not isinstance(e, DiskFull):
+                where = f" writing {Path(e.filename).name}" if e.filename else ""
+                raise DiskFull(e.errno, f"no space left for the new build of {self.index_dir} ({os.strerror(e.errno)}"
+                               f"{where}); it was removed and the serving index is unchanged: free some space "
+                               "and run it again") from e
             raise
         return manifest
 
