@@ -82,7 +82,7 @@ def is_supported(question: dict, answer: str | None, support_texts: list[str]) -
 
 
 def record_features(bank: Path, indexes: dict[str, Path], out: Path, paraphrases: Path | None = None,
-                    own: Path | None = None) -> None:
+                    own: list[Path] = ()) -> None:
     from qa.answer import candidate_features
     from qa.service import QAService, _passages
     from qa.settings import Settings
@@ -92,8 +92,9 @@ def record_features(bank: Path, indexes: dict[str, Path], out: Path, paraphrases
     questions = [json.loads(line) for line in bank.read_text(encoding="utf-8").splitlines() if line.strip()]
     if paraphrases is not None and paraphrases.exists():
         questions += _paraphrase_rows(paraphrases)
-    if own is not None and own.exists():
-        questions += _own_rows(own)
+    for path in own:
+        if path.exists():
+            questions += _own_rows(path)
     for q in questions:
         corpus = q.get("corpus", "gazette")
         if corpus not in indexes:
@@ -341,7 +342,8 @@ def main() -> None:
     f.add_argument("--bank", type=Path, default=ROOT / "bench/data/question_bank.jsonl")
     f.add_argument("--index", action="append", default=[], help="CORPUS=INDEX_DIR (gazette, laws, govcn)")
     f.add_argument("--paraphrases", type=Path, default=ROOT / "bench/data/paraphrase-own.jsonl")
-    f.add_argument("--own", type=Path, default=ROOT / "bench/data/questions-own.jsonl")
+    f.add_argument("--own", type=Path, action="append",
+                   help="hand-written questions (default: bench/data/questions-own.jsonl and questions-own-2.jsonl)")
     f.add_argument("--out", type=Path, default=ROOT / "bench/data/bank_features.jsonl")
     g = sub.add_parser("fit", help="fit on the fit split, write the shipped parameters, report held-out")
     g.add_argument("--features", type=Path, default=ROOT / "bench/data/bank_features.jsonl")
@@ -355,7 +357,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.cmd == "features":
         indexes = dict(spec.split("=", 1) for spec in args.index)
-        record_features(args.bank, {k: Path(v) for k, v in indexes.items()}, args.out, args.paraphrases, args.own)
+        own = args.own or [ROOT / "bench/data/questions-own.jsonl", ROOT / "bench/data/questions-own-2.jsonl"]
+        record_features(args.bank, {k: Path(v) for k, v in indexes.items()}, args.out, args.paraphrases, own)
         return
     rows = load_rows(args.features)
     if args.cmd == "cv":
