@@ -106,7 +106,7 @@ def record_features(bank: Path, indexes: dict[str, Path], out: Path, paraphrases
         svc = services[corpus]
         index, retriever = svc.state
         hits, analysis = retriever.search(q["question"], top_k=10)
-        cand = candidate_features(q["question"], _passages(hits, index), hits, analysis, retriever)
+        cand = candidate_features(q["question"], _passages(hits, index, retriever, analysis), hits, analysis, retriever)
         a = cand.answer
         answerable = q["type"] != "unanswerable"
         if q.get("label_by") == "evidence":

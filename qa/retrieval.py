@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .articles import ArticleCatalog
-from .chunking import indexed_body
+from .chunking import indexed_body, sentence_windows
 from .embedders import Embedder
 from .expansion import TermScores, expansion_bonus, feedback_expansion, thesaurus_expansions
 from .filters import SearchFilter
@@ -61,6 +61,7 @@ class QueryAnalysis:
     tokens: list[str]
     known_tokens: list[str]  # tokens that occur in the corpus vocabulary
     idf: dict[str, float]
+    vector: "np.ndarray | None" = None  # the query's embedding, once the dense side has computed it
 
 
 class HybridRetriever:
@@ -82,6 +83,7 @@ class HybridRetriever:
         self.feedback_weight = feedback_weight
         self.feedback_depth = feedback_depth
         self._windows = None
+        self._row_of: dict[int, int] | None = None  # chunk_id → row, made when first needed
         if self.embedder is not None and index.window_vectors is not None and len(index.window_vectors) \
                 and window_mix > 0:
             self._windows = index.window_vectors
@@ -183,6 +185,25 @@ class HybridRetriever:
             sims[has] = self._blend(sims[has], best)
         return sims
 
+    def window_cosines(self, chunk: Chunk, q: np.ndarray | None) -> list[tuple[str, float]]:
+        """(text, cosine with query vector `q`) of each sentence window of `chunk`, in order; [] when
+        it has none (a short chunk) or the windows are not in memory. The answer layer reads them to
+        find the sentence a question in other words is about."""
+        if self._windows is None or q is None:
+            return []
+        if self._row_of is None:
+            self._row_of = {c.chunk_id: i for i, c in enumerate(self.index.chunks)}
+        row = self._row_of.get(chunk.chunk_id)
+        pos = int(np.searchsorted(self._window_chunks, row)) if row is not None else len(self._window_chunks)
+        if pos >= len(self._window_chunks) or self._window_chunks[pos] != row:
+            return []
+        a, b = int(self._window_starts[pos]), int(self._window_ends[pos])
+        texts = sentence_windows(chunk)
+        if len(texts) != b - a:
+            return []
+        sims = np.asarray(self._windows[a:b]) @ q
+        return [(t, float(v)) for t, v in zip(texts, sims)]
+
     def _blend(self, whole: np.ndarray, best_window: np.ndarray) -> np.ndarray:
         return np.where(best_window > whole, whole + self.window_mix * (best_window - whole), whole)
 
@@ -237,6 +258,7 @@ class HybridRetriever:
         q = sims = None
         if self.embedder is not None:
             q = self.embedder.embed_query(query).astype(np.float32)
+            analysis.vector = q
             dense_idx, sims = self.dense_candidates(q, mask)
         # the articles the question names by number come first, whatever their scores
         pinned = self.articles.lookup(query, default_docs=[doc] if doc is not None else scoped) \

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .answer import Answer, Passage, candidate_features, decide
+from .answer.extract import TOP_K as EXTRACT_DEPTH
 from .cancel import CancelToken
 from .chunking import indexed_body
 from .embedders import Embedder, make_embedder
@@ -402,7 +403,7 @@ class QAService:
                 return listed
         index, retriever = self.state  # one state for the whole request, even if a new build lands
         hits, analysis = retriever.search(question, top_k=max(top_k, 10), search_filter=search_filter)
-        candidate = candidate_features(question, _passages(hits, index), hits, analysis, retriever)
+        candidate = candidate_features(question, _passages(hits, index, retriever, analysis), hits, analysis, retriever)
         answer = decide(candidate, self.settings.abstain_below)
         # the passages the answer was taken from come first among the citations
         used = [hits[i] for i in answer.support if i < len(hits)]
@@ -475,17 +476,22 @@ def _first_listed_lead_docs(index: LoadedIndex) -> frozenset[str]:
     return cached
 
 
-def _passages(hits: list[Hit], index: LoadedIndex) -> list[Passage]:
-    """What the answer extractor reads of each hit: its text and its document's metadata."""
+def _passages(hits: list[Hit], index: LoadedIndex, retriever: HybridRetriever | None = None,
+              query: QueryAnalysis | None = None) -> list[Passage]:
+    """What the answer extractor reads of each hit: its text and its document's metadata, and for the
+    passages it reads (the first EXTRACT_DEPTH) the cosines of their sentence windows with the question."""
     out = []
     conventions = _first_listed_lead_docs(index)
-    for h in hits:
+    vector = query.vector if query is not None else None
+    for rank, h in enumerate(hits):
+        windows = retriever.window_cosines(h.chunk, vector) if retriever is not None and rank < EXTRACT_DEPTH else []
         doc = index.documents.get(h.chunk.doc_id)
         # a table row's printed copy follows its labelled rendering; the extractor reads the latter
         out.append(Passage(text=indexed_body(h.chunk), score=h.score, section=list(h.chunk.section),
                            doc_title=doc.title if doc else "", doc_number=doc.doc_number if doc else None,
                            issuer=doc.issuer if doc else None, date=doc.date if doc else None,
-                           kind=h.chunk.kind, first_listed_leads=h.chunk.doc_id in conventions))
+                           kind=h.chunk.kind, first_listed_leads=h.chunk.doc_id in conventions,
+                           dense=h.dense, windows=windows))
     return out
 
 

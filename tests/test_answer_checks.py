@@ -249,3 +249,27 @@ def test_member_lists_of_state_council_pages_and_a_bare_name_under_a_label():
     masthead = "编辑委员会\n主任：吴文彪\n副主任：于建华 杨军峡"
     assert [(e.name, e.role) for e in member_entries(masthead)] == [("吴文彪", "主任")]
     assert [e.name for e in member_entries("组长：待定\n主任：市教育局")] == []
+
+
+def test_a_question_in_other_words_is_answered_by_the_sentence_the_embedder_finds_closest():
+    # two sentences that share no characters with the question; the sentence windows' cosines decide
+    text = "严格执行义务教育就近、划片、免试招生政策。加快推进学校标准化建设，改善办学条件。"
+    first, second = "严格执行义务教育就近、划片、免试招生政策。", "加快推进学校标准化建设，改善办学条件。"
+    question = "娃读书在哪儿念？"
+    near_first = _p(text, DOC23)
+    near_first.windows, near_first.dense = [(first, 0.91), (second, 0.80)], 0.85
+    assert "就近" in answer_question(question, [near_first]).answer
+    near_second = _p(text, DOC23)
+    near_second.windows, near_second.dense = [(first, 0.80), (second, 0.91)], 0.85
+    assert "标准化" in answer_question(question, [near_second]).answer
+
+
+def test_window_cosines_follow_the_stored_sentence_windows(service):
+    from qa.chunking import sentence_windows
+
+    index, retriever = service.state
+    chunk = next(c for c in index.chunks if len(sentence_windows(c)) >= 3)
+    q = retriever.embedder.embed_query(sentence_windows(chunk)[1]).astype("float32")
+    got = retriever.window_cosines(chunk, q)
+    assert [t for t, _ in got] == sentence_windows(chunk)
+    assert max(range(len(got)), key=lambda j: got[j][1]) == 1  # its own text is the closest window

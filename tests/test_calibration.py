@@ -65,7 +65,7 @@ def test_the_code_computes_the_recorded_features(service):
     index, retriever = service.state
     for q in sample:
         hits, analysis = retriever.search(q["question"], top_k=10)
-        cand = candidate_features(q["question"], _passages(hits, index), hits, analysis, retriever)
+        cand = candidate_features(q["question"], _passages(hits, index, retriever, analysis), hits, analysis, retriever)
         assert cand.features is not None, q["question"]
         got, want = cand.features.as_dict(), recorded[q["id"]]["features"]
         for name in FEATURE_NAMES:

@@ -615,9 +615,37 @@ def _line_of(text: str, a: int, b: int) -> tuple[int, int]:
     return _trim(text, start, len(text) if end < 0 else end)
 
 
+def _sentence_cosines(passages: list[Passage], top: list[int]) -> dict[tuple[int, int, int], float]:
+    """(passage, start, end) of each sentence of the top passages → its closeness to the question, min–max
+    scaled over all of them: the cosine of the sentence window holding it (a long passage), else the
+    passage's own cosine. Empty when no cosine is known (an index without dense vectors)."""
+    raw: dict[tuple[int, int, int], float] = {}
+    for i in top:
+        p = passages[i]
+        if not p.dense and not p.windows:
+            continue
+        for a, b in _clauses(p.text, _SENT_SPLIT):
+            sentence = p.text[a:b].strip()
+            raw[(i, a, b)] = next((cos for window, cos in p.windows if sentence and sentence in window), p.dense)
+    if not raw:
+        return {}
+    lo, hi = min(raw.values()), max(raw.values())
+    if hi - lo < 1e-6:
+        return {}
+    return {k: (v - lo) / (hi - lo) for k, v in raw.items()}
+
+
+# How much the question's closeness to a sentence (the embedder's, through the sentence windows) adds to
+# its character overlap when a passage is answered by its best sentence: a question in other words
+# ("孩子上学按什么划片？") shares few characters with the sentence that answers it. Chosen on the fit split
+# of the own questions (bench/eval_sentence.py).
+DENSE_SENTENCE_WEIGHT = 0.5
+
+
 def _answer_passage(question: str, passages: list[Passage], top: list[int], qtype: str = "passage") -> Answer:
     q = _question_terms(question)
     yes_no = qtype == "passage" and is_yes_no(question)
+    closeness = _sentence_cosines(passages, top) if DENSE_SENTENCE_WEIGHT else {}
     best = None
     for rank, i in enumerate(top):
         text = passages[i].text
@@ -626,7 +654,7 @@ def _answer_passage(question: str, passages: list[Passage], top: list[int], qtyp
             if text[b:b + 1] == "：" and _opens_list(text, b):
                 continue  # a list's lead-in says what the items are about; it answers nothing itself
             s = _span_score(q, text, a, b, ctx + "\n" + _lead_in(text, a), None)
-            score = s - _rank_penalty(rank)
+            score = s - _rank_penalty(rank) + DENSE_SENTENCE_WEIGHT * closeness.get((i, a, b), 0.0)
             score += _polarity_bonus(question, text[a:b]) if yes_no else 0.0
             if best is None or score > best[0]:
                 best = (score, i, a, b, s)

@@ -22,6 +22,10 @@ class Passage:
     date: str | None  # ISO, 2021-06-11
     kind: str = "paragraph"  # or "table_row", "heading", "front_matter"
     first_listed_leads: bool = False  # its document declares "排在第一位的部门为牵头部门"
+    dense: float = 0.0  # the passage's cosine with the question
+    # (text, cosine with the question) of its sentence windows, for a long passage: which sentence a
+    # question in other words is about
+    windows: list[tuple[str, float]] = field(default_factory=list)
 
 
 @dataclass
