@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet "torch==2.13.0" -e ".[st,test,mcp]"
+	$(BIN)/pip install --quiet "torch==2.13.0" -e ".[st,test,mcp,milvus,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)

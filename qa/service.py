@@ -81,10 +81,23 @@ class QAService:
                                            self.settings.index_threads)
         return self._embedder
 
-    def build(self, corpus: list[Path] | None = None, progress: bool = True) -> BuildReport:
+    def passage_embedder(self, ray_address: str | None = None) -> Embedder:
+        """The embedder for bulk passages: this process's, or Ray's (`qa index --ray`), which embeds
+        the same passages into the same vectors on an actor pool."""
+        if not ray_address:
+            return self.embedder
+        from .ray_embed import RayEmbedder
+
+        return RayEmbedder(self.embedder, self.settings.embedder, ray_address, actors=self.settings.ray_actors,
+                           threads=max(1, self.settings.index_threads // self.settings.ray_actors)
+                           if ray_address == "local" else None)
+
+    def build(self, corpus: list[Path] | None = None, progress: bool = True,
+              ray_address: str | None = None) -> BuildReport:
         with self._build_lock:
-            report = build_index(corpus or [self.settings.corpus_dir], self.settings.index_dir, self.embedder,
-                                 progress=progress, vector_index=self.settings.vector_index, store=self.store)
+            report = build_index(corpus or [self.settings.corpus_dir], self.settings.index_dir,
+                                 self.passage_embedder(ray_address), progress=progress,
+                                 vector_index=self.settings.vector_index, store=self.store)
             self.reload(force=True)
         return report
 
@@ -126,11 +139,11 @@ class QAService:
 
     # -- changing the corpus ----------------------------------------------------------------------------
 
-    def add_documents(self, paths: list[Path], progress: bool = False) -> BuildReport:
+    def add_documents(self, paths: list[Path], progress: bool = False, ray_address: str | None = None) -> BuildReport:
         from .indexer import add_to_index
 
         with self._build_lock:
-            report = add_to_index(paths, self.settings.index_dir, self.embedder, progress=progress,
+            report = add_to_index(paths, self.settings.index_dir, self.passage_embedder(ray_address), progress=progress,
                                   vector_index=self.settings.vector_index, store=self.store)
             self.reload(force=True)
         return report
@@ -166,11 +179,13 @@ class QAService:
             raise QueryError("unknown_document", f"no document with doc_id {doc!r}; see GET /v1/documents")
         return query.strip(), top_k
 
-    def search(self, query: str, top_k: int = 5, doc: str | None = None) -> SearchResult:
+    def search(self, query: str, top_k: int = 5, doc: str | None = None,
+               filter_expr: str | None = None) -> SearchResult:
+        """`filter_expr`: a scalar filter for store-side searches (Milvus; qa.store.milvus_filters)."""
         t0 = time.perf_counter()
         query, top_k = self.check_query(query, top_k, doc)
         _, retriever = self.state
-        hits, analysis = retriever.search(query, top_k=top_k, doc=doc)
+        hits, analysis = retriever.search(query, top_k=top_k, doc=doc, filter_expr=filter_expr)
         return SearchResult(query=query, hits=hits, analysis=analysis, took_ms=(time.perf_counter() - t0) * 1000)
 
     def document(self, doc_id: str) -> Document | None:
