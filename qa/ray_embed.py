@@ -82,8 +82,17 @@ class RayEmbedder:
             # the actors must import this checkout's `qa` (it may not be the installed one)
             here = str(Path(__file__).resolve().parents[1])
             path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
-            ray.init(num_cpus=self.actors * self.threads, include_dashboard=False, log_to_driver=False,
-                     configure_logging=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
+            for attempt in (1, 2):
+                try:
+                    ray.init(num_cpus=self.actors * self.threads, include_dashboard=False, log_to_driver=False,
+                             configure_logging=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
+                    break
+                except Exception as e:
+                    # Ray gives its raylet a fixed 30 s to register; a busy machine can take longer once
+                    if attempt == 2 or "timed out during startup" not in str(e):
+                        raise
+                    log.warning("Ray did not start in time (%s); trying once more", e)
+                    ray.shutdown()
         else:
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False, configure_logging=False)
         from ray.data import DataContext

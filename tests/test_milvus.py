@@ -204,7 +204,7 @@ def test_kill_9_during_a_milvus_build_leaves_the_old_alias_serving(tmp_path, mil
 
 
 def test_a_local_path_is_shared_by_qa_serve_and_qa_index_add(tmp_path):
-    """The documented flow on milvus-lite: `qa index --store milvus --milvus-uri PATH`, then
+    """The documented flow on milvus-lite: `qa index --store milvus --milvus-uri PATH --ray local`, then
     `qa serve` on it, then `qa index add FILE --index DIR` while it serves: the server hosts the data
     folder and the command connects to it; the new document is listed within seconds."""
     from tests.conftest import require_extra
@@ -214,11 +214,12 @@ def test_a_local_path_is_shared_by_qa_serve_and_qa_index_add(tmp_path):
     corpus.mkdir()
     (corpus / "供水.md").write_text(law(3, "供水"), encoding="utf-8")
     index, path = tmp_path / "index", tmp_path / "m.db"
+    require_extra("ray", "ray")
     done = subprocess.run([sys.executable, "-m", "qa.cli", "index", "--quiet", "--corpus", str(corpus), "--index",
-                           str(index), "--store", "milvus", "--milvus-uri", str(path)], cwd=ROOT, env=_env(),
-                          capture_output=True, text=True, timeout=300)
+                           str(index), "--store", "milvus", "--milvus-uri", str(path), "--ray", "local"], cwd=ROOT,
+                          env=_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "indexed 1 documents" in done.stdout
+    assert "indexed 1 documents" in done.stdout and "on Ray (local" in done.stderr
     env = {"QA_STORE": "milvus", "QA_MILVUS_URI": str(path), "QA_INDEX_DIR": str(index), "QA_CORPUS_DIR": str(corpus)}
     with running_server(env, qa_serve=True) as url:
         health = httpx.get(url + "/healthz").json()

@@ -198,7 +198,12 @@ class Connection:
             raise StoreUnavailable("QA_STORE=milvus needs pymilvus: pip install 'gazette-qa[milvus]'") from e
         address = self.uri if self.remote else local_endpoint(self.uri)
         try:
-            return MilvusClient(uri=address, token=self.token, timeout=30)
+            # no keepalive pings on an idle connection: milvus-lite's gRPC server (Python grpc defaults)
+            # answers pings without calls by closing the connection ("too_many_pings") after a few
+            # minutes of idleness, e.g. a server between two reload checks; gRPC reconnects on the next call
+            return MilvusClient(uri=address, token=self.token, timeout=30,
+                                grpc_options={"grpc.keepalive_permit_without_calls": False,
+                                              "grpc.keepalive_time_ms": 60_000})
         except Exception as e:
             raise StoreUnavailable(f"cannot reach Milvus at {self.uri}: {e}") from e
 
