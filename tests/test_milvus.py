@@ -255,3 +255,58 @@ def test_milvus_serves_from_the_index_folder_settings(milvus_settings, milvus_se
     store = open_store(Settings(index_dir=milvus_settings.index_dir, corpus_dir=CORPUS_DIR))
     assert store.kind == "milvus" and store.alias == "session_qa"
     assert store.version() == milvus_service.store.version()
+
+
+def test_a_milvus_outage_is_a_503_and_the_service_recovers(tmp_path, embedder):
+    """kill -9 of the Milvus server under a serving index: searches fail with the store's message
+    (the API's 503), and answer again once the server is back on its data."""
+    from tests.conftest import _free_port, require_extra
+
+    from qa.store import StoreUnavailable
+
+    require_extra("milvus_lite", "milvus")
+    port = _free_port()
+    data = tmp_path / "lite-data"
+
+    def start() -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data), "--host",
+                                 "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}", timeout=1)
+            except httpx.RemoteProtocolError:
+                return proc  # something answers on the port (gRPC, not HTTP/1)
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise AssertionError("milvus-lite did not start")
+                time.sleep(0.1)
+            else:
+                return proc
+
+    proc = start()
+    try:
+        settings = _small(tmp_path, f"http://127.0.0.1:{port}", articles=3)
+        svc = QAService(settings, embedder)
+        svc.build(progress=False)
+        question = "供水第2项由哪个部门牵头？"
+        assert "供水第2项" in svc.search(question, 1).hits[0].chunk.text
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        with pytest.raises(StoreUnavailable, match=f"cannot reach Milvus at http://127.0.0.1:{port}"):
+            svc.search(question + "？", 1)
+        proc = start()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                hits = svc.search(question + "？？", 1).hits
+                break
+            except StoreUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        assert "供水第2项" in hits[0].chunk.text
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)

@@ -880,6 +880,11 @@ def _text_key_of(rec: dict) -> str:
     return text_key(lexical_text(Chunk(**fields)))
 
 
+def _not_loaded(e: BaseException) -> bool:
+    text = str(e).lower()
+    return getattr(e, "code", None) == 101 or "not loaded" in text or "released" in text
+
+
 def _blend(whole: float, best: float | None, mix: float) -> float:
     """A chunk's cosine moved toward its best window's by `mix` where that is higher (as
     HybridRetriever._blend does for the files store)."""
@@ -926,9 +931,22 @@ class MilvusSearch:
         if limit <= 0:
             return []
         params = {"metric_type": metric, "params": self.params if field == "dense" else {}}
-        res = self.conn.call(lambda c: c.search(self.collection, [vector], anns_field=field, limit=min(limit, 16384),
-                                                filter=expr, output_fields=["seq", "row"], search_params=params))
+
+        def search(c):
+            return c.search(self.collection, [vector], anns_field=field, limit=min(limit, 16384), filter=expr,
+                            output_fields=["seq", "row"], search_params=params)
+        res = self._call_loaded(search)
         return [(h["entity"]["seq"], float(h["distance"]), h["entity"]["row"]) for h in res[0]]
+
+    def _call_loaded(self, fn: Callable[[Any], Any]) -> Any:
+        try:
+            return self.conn.call(fn)
+        except Exception as e:
+            if not _not_loaded(e):
+                raise
+            # a restarted Milvus (or milvus-lite) starts with its collections released
+            self.conn.call(lambda c: c.load_collection(self.collection))
+            return self.conn.call(fn)
 
     def query_vector(self, tokens: list[str]) -> dict[int, float]:
         return query_weights(tokens, self.vocab, self.idf)
@@ -1016,7 +1034,7 @@ class MilvusSearch:
         gen = self.gens.get(doc_id)
         if gen is None:
             return None
-        rows = self.conn.call(lambda c: c.query(
+        rows = self._call_loaded(lambda c: c.query(
             self.collection, filter=f'row == "text" and doc_id == {literal(doc_id)} and gen == {int(gen)}',
             output_fields=["pk", "data"]))
         if not rows:
