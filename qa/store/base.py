@@ -233,6 +233,10 @@ class Store(ABC):
         """What /healthz says about the store."""
         return {"store": self.kind}
 
+    def report_path(self) -> Path:
+        """Where a build report says the index went."""
+        return Path(self.location)
+
 
 def setting_for(embedder_id: str) -> str:
     """The QA_EMBEDDER value that makes an embedder with this id."""
