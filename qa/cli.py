@@ -80,7 +80,7 @@ def index(
     vector_index: Annotated[Optional[str], typer.Option("--vector-index", help="auto (exact ≤ 200k chunks, IVF above; Milvus: FLAT on milvus-lite, HNSW above 200k on a server), flat, ivf or hnsw [env QA_VECTOR_INDEX]")] = None,
     store: StoreOpt = None,
     milvus_uri: MilvusUriOpt = None,
-    ray: Annotated[Optional[str], typer.Option("--ray", metavar="local|ADDRESS", help="embed passages on Ray Data: 'local' starts Ray on this machine, else a cluster address for ray.init (needs the [ray] extra) [env QA_RAY_ADDRESS]")] = None,
+    ray: Annotated[Optional[str], typer.Option("--ray", metavar="local|ADDRESS", help="embed passages on Ray Data: 'local' starts Ray on this machine, else a cluster address for ray.init (needs the 'ray' extra) [env QA_RAY_ADDRESS]")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
 ) -> None:
     """Build the index from the corpus (a new build replaces the serving one only when complete)."""

@@ -286,9 +286,10 @@ def test_a_milvus_outage_is_a_503_and_the_service_recovers(tmp_path, embedder):
 
     proc = start()
     try:
-        settings = _small(tmp_path, f"http://127.0.0.1:{port}", articles=3)
+        settings = _small(tmp_path, f"http://127.0.0.1:{port}", articles=3, vector_index="hnsw")
         svc = QAService(settings, embedder)
         svc.build(progress=False)
+        assert svc.index.manifest.vector_index == "hnsw"  # a forced index type loads and searches too
         question = "供水第2项由哪个部门牵头？"
         assert "供水第2项" in svc.search(question, 1).hits[0].chunk.text
         os.kill(proc.pid, signal.SIGKILL)

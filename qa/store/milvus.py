@@ -338,18 +338,25 @@ def _extend_lexicon(lex: dict, added: list[list[str]], removed_ids: list[list[in
             "avgdl": lex["avgdl"]}
 
 
-def _index_type(kind: str, n: int, remote: bool) -> tuple[str, dict, dict]:
-    """(index type, build params, search params) of the dense field."""
+def _index_kind(kind: str, n: int, remote: bool) -> str:
+    """flat, hnsw or ivf: what `QA_VECTOR_INDEX` asks for, `auto` resolved for this store and size."""
+    kind = {"ivf_flat": "ivf"}.get(kind, kind)
     if kind == "auto":
-        kind = "flat" if not remote or n <= FLAT_MAX else "hnsw"
+        return "flat" if not remote or n <= FLAT_MAX else "hnsw"
+    if kind not in ("flat", "hnsw", "ivf"):
+        raise ValueError(f"unknown vector index kind {kind!r}: use auto, flat, ivf or hnsw")
+    return kind
+
+
+def _index_type(kind: str, n: int, remote: bool) -> tuple[str, dict, dict]:
+    """(Milvus index type, build params, search params) of the dense field."""
+    kind = _index_kind(kind, n, remote)
     if kind == "flat":
         return "FLAT", {}, {}
     if kind == "hnsw":
         return "HNSW", {"M": 32, "efConstruction": 200}, {"ef": 128}
-    if kind == "ivf":
-        nlist = max(1, min(int(4 * np.sqrt(max(n, 1))), 65536))
-        return "IVF_FLAT", {"nlist": nlist}, {"nprobe": min(nlist, 32)}
-    raise ValueError(f"unknown vector index kind {kind!r}: use auto, flat, ivf or hnsw")
+    nlist = max(1, min(int(4 * np.sqrt(max(n, 1))), 65536))
+    return "IVF_FLAT", {"nlist": nlist}, {"nprobe": min(nlist, 32)}
 
 
 # -- the store ---------------------------------------------------------------------------------------
@@ -520,7 +527,7 @@ class MilvusStore(Store):
                 self._insert(collection, rows.blob(f"extra/{_check_name(name)}", _encode_extra(value)))
             self._insert(collection, rows.blob("lexicon", json.dumps(lex, ensure_ascii=False)))
             self._insert(collection, rows.blob("terms", json.dumps(data.segmenter.domain_terms, ensure_ascii=False)))
-            index_kind = _index_type(self.vector_index, len(data.chunks), self.conn.remote)[0].lower()
+            index_kind = _index_kind(self.vector_index, len(data.chunks), self.conn.remote)
             manifest = Manifest(
                 format_version=FORMAT_VERSION, build_id=build_id, built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 embedder=data.embedder_id, dim=data.dim, corpus=data.corpus,
