@@ -11,7 +11,8 @@ would have computed in-process (tests/test_ray.py checks `np.allclose`).
 anything else is passed to `ray.init(address=...)`: `auto`, `ray://head:10001`, `head:6379`. Every
 node of a cluster needs gazette-qa installed (the actors import `qa.embedders`) and, for `st:` models,
 the model files; `QA_RAY_ACTORS` actors are started, each asking for `QA_INDEX_THREADS // actors` CPUs
-(locally) or one GPU when the embedder runs on CUDA. Queries are still embedded in-process.
+(locally), or `QA_RAY_GPUS` GPUs (a GPU model: `QA_EMBEDDER=st:<local model path>`, which runs on CUDA
+where the actor has it). Queries are still embedded in-process.
 
 Ray is an extra (`pip install 'gazette-qa[ray]'`): nothing imports this module unless `--ray` is given.
 """
@@ -58,7 +59,7 @@ class RayEmbedder:
     """An `Embedder` whose passages are embedded on Ray; queries go to the in-process `base`."""
 
     def __init__(self, base: Embedder, spec: str, address: str, actors: int = 1, threads: int | None = None,
-                 rows_per_task: int = 4) -> None:
+                 rows_per_task: int = 4, gpus_per_actor: float = 0.0) -> None:
         try:
             import ray  # noqa: F401
             import ray.data  # noqa: F401
@@ -70,6 +71,8 @@ class RayEmbedder:
         self.actors = max(1, actors)
         self.threads = max(1, threads or (os.cpu_count() or 1) // self.actors)
         self.rows_per_task = rows_per_task
+        # GPUs are asked for explicitly: the driver (where this runs) often has none while the workers do
+        self.gpus = gpus_per_actor or (1.0 if getattr(base, "device", "cpu") == "cuda" else 0.0)
         self.id = base.id
         self.dim = base.dim
 
@@ -115,11 +118,11 @@ class RayEmbedder:
         batches = _length_sorted_batches(texts, size)
         items = [{"idx": json.dumps(b), "texts": json.dumps([texts[i] for i in b], ensure_ascii=False)}
                  for b in batches]
-        gpu = getattr(self.base, "device", "cpu") == "cuda"
+        gpu = self.gpus > 0
         ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), self.actors * 4)))
         ds = ds.map_batches(_EmbedActor, fn_constructor_kwargs={"spec": self.spec, "threads": self.threads},
                             compute=ray.data.ActorPoolStrategy(size=self.actors), batch_size=self.rows_per_task,
-                            batch_format="numpy", num_cpus=0 if gpu else self.threads, num_gpus=1 if gpu else 0)
+                            batch_format="numpy", num_cpus=1 if gpu else self.threads, num_gpus=self.gpus)
         done = 0
         for batch in ds.iter_batches(batch_format="numpy", batch_size=None):
             rows = batch["row"]

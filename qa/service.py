@@ -90,7 +90,7 @@ class QAService:
 
         return RayEmbedder(self.embedder, self.settings.embedder, ray_address, actors=self.settings.ray_actors,
                            threads=max(1, self.settings.index_threads // self.settings.ray_actors)
-                           if ray_address == "local" else None)
+                           if ray_address == "local" else None, gpus_per_actor=self.settings.ray_gpus)
 
     def build(self, corpus: list[Path] | None = None, progress: bool = True,
               ray_address: str | None = None) -> BuildReport:

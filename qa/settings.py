@@ -14,6 +14,7 @@
 | QA_MILVUS_COLLECTION | gazette_qa | Milvus: the alias naming the serving collection                 |
 | QA_RAY_ADDRESS    | (unset)      | `qa index`: embed passages on Ray (`local`, or a cluster address such as ray://head:10001 or auto) |
 | QA_RAY_ACTORS     | 1            | `qa index --ray`: embedding actors (one model each)             |
+| QA_RAY_GPUS       | 0            | `qa index --ray`: GPUs per embedding actor (an `st:` model runs on CUDA) |
 | QA_API_KEY        | (unset)      | key for POST/DELETE /v1/documents (header X-API-Key); unset: off |
 | QA_MAX_UPLOAD_BYTES | 20 MiB     | largest accepted upload                                        |
 | QA_CORS_ORIGINS   | (none)       | JSON list of origins allowed by CORS; CORS is off by default   |
@@ -57,6 +58,7 @@ class Settings(BaseSettings):
                                    description="Milvus: the alias naming the serving collection")
     ray_address: str | None = Field(None, description="qa index: embed on Ray ('local' or a cluster address)")
     ray_actors: int = Field(1, ge=1, le=1024, description="qa index --ray: embedding actors (one model each)")
+    ray_gpus: float = Field(0.0, ge=0, le=8, description="qa index --ray: GPUs per embedding actor (0: CPU actors)")
     max_query_chars: int = Field(512, ge=1, description="longest accepted query")
     max_top_k: int = Field(50, ge=1)
     api_key: str | None = Field(None, description="key for the write endpoints (X-API-Key); unset: writes off")
