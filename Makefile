@@ -29,7 +29,7 @@ $(SERVE_STAMP): pyproject.toml | $(VENV)/bin/python
 
 # torch is pinned here and in the `st` extra; the tests need it for the sentence-transformers backend
 $(TEST_STAMP): pyproject.toml | $(TEST_VENV)/bin/python
-	$(TEST_VENV)/bin/pip install --quiet "$(TORCH)" -e ".[st,test,mcp]"
+	$(TEST_VENV)/bin/pip install --quiet "$(TORCH)" -e ".[st,test,mcp,milvus,ray]"
 	touch $@
 
 install: $(SERVE_STAMP)

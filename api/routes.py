@@ -47,7 +47,7 @@ async def ask(body: AskRequest, service: ServiceDep, request: Request) -> AskRes
 async def healthz(service: ServiceDep) -> Health:
     index = service.index
     return Health(status="ok", documents=len(index.documents), chunks=len(index.chunks),
-                  index_version=index.version, embedder=index.manifest.embedder)
+                  index_version=index.version, embedder=index.manifest.embedder, store=index.store)
 
 
 @router.get("/v1/documents", response_model=DocumentList, responses=_UNAVAILABLE, tags=["documents"])

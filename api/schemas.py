@@ -38,6 +38,7 @@ class Health(BaseModel):
     chunks: int
     index_version: str
     embedder: str
+    store: str = Field("files", description="where the index lives: 'files' or 'milvus'")
 
 
 class DocumentMeta(BaseModel):

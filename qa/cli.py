@@ -1,6 +1,7 @@
 """The `qa` command: build the index, search, ask and serve.
 
     qa index [--corpus PATH ...] [--index DIR]     build (or rebuild) the index
+        [--store files|milvus] [--milvus-uri URI] [--ray local|ADDRESS]
     qa index add PATH... [--index DIR]             add or replace files; only they are read and embedded
     qa index remove DOC_ID [--index DIR]           remove one document
     qa search "污水处理站建设谁牵头？" [-k 5] [--json] [--doc ID] [--issuer S] [--date-from D] [--date-to D]
@@ -28,15 +29,32 @@ app.add_typer(index_app, name="index")
 
 IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="index folder [env QA_INDEX_DIR, default index/]")]
 EmbedderOpt = Annotated[Optional[str], typer.Option("--embedder", help="'e5-onnx' (default), 'e5' or 'st:<name-or-path>' [env QA_EMBEDDER]")]
+StoreOpt = Annotated[Optional[str], typer.Option("--store", help="files (FAISS + bm25s in the index folder) or milvus [env QA_STORE; default: what the index folder was built as, else files]")]
+MilvusUriOpt = Annotated[Optional[str], typer.Option("--milvus-uri", help="Milvus: a local path (milvus-lite) or http(s)://host:19530 [env QA_MILVUS_URI; default <index>/milvus.db]")]
 
 
-def _settings(index: Path | None = None, embedder: str | None = None) -> Settings:
-    overrides = {}
+def _settings(index: Path | None = None, embedder: str | None = None, store: str | None = None,
+              milvus_uri: str | None = None) -> Settings:
+    return get_settings().model_copy(update=_overrides(index, embedder, store, milvus_uri))
+
+
+def _overrides(index: Path | None, embedder: str | None, store: str | None, milvus_uri: str | None) -> dict:
+    """The settings the command line gives (they win over the environment)."""
+    overrides: dict = {}
     if index is not None:
         overrides["index_dir"] = index
     if embedder is not None:
         overrides["embedder"] = embedder
-    return get_settings().model_copy(update=overrides)
+    if store is not None:
+        from .store import STORE_KINDS
+
+        if store not in STORE_KINDS:
+            _fail(f"--store must be one of {', '.join(STORE_KINDS)}", 2)
+        overrides["store"] = store
+    if milvus_uri is not None:
+        overrides["milvus_uri"] = milvus_uri
+        overrides.setdefault("store", "milvus")  # a Milvus URI means the Milvus store
+    return overrides
 
 
 def _setup_logging(verbose: bool = False) -> None:
@@ -62,21 +80,27 @@ def index(
     corpus: Annotated[Optional[list[Path]], typer.Option("--corpus", help="file or folder to index (repeatable) [default QA_CORPUS_DIR, corpus/]")] = None,
     index: IndexOpt = None,
     embedder: EmbedderOpt = None,
-    vector_index: Annotated[Optional[str], typer.Option("--vector-index", help="auto (exact ≤ 200k chunks, IVF above), flat, ivf or hnsw [env QA_VECTOR_INDEX]")] = None,
+    vector_index: Annotated[Optional[str], typer.Option("--vector-index", help="auto (exact ≤ 200k chunks, IVF above; Milvus: FLAT on milvus-lite, HNSW above 200k on a server), flat, ivf or hnsw [env QA_VECTOR_INDEX]")] = None,
+    store: StoreOpt = None,
+    milvus_uri: MilvusUriOpt = None,
+    ray: Annotated[Optional[str], typer.Option("--ray", metavar="local|ADDRESS", help="embed passages on Ray Data: 'local' starts Ray on this machine, else a cluster address for ray.init (needs the 'ray' extra) [env QA_RAY_ADDRESS]")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
 ) -> None:
     """Build the index from the corpus (a new build replaces the serving one only when complete)."""
+    settings = _settings(index, embedder, store, milvus_uri)
+    if ray is not None:
+        settings = settings.model_copy(update={"ray_address": ray})
     if ctx.invoked_subcommand is not None:
-        ctx.obj = _settings(index, embedder)
+        ctx.obj = settings
         return
-    settings = _settings(index, embedder)
     if vector_index is not None:
         from .store import VECTOR_INDEX_KINDS
 
         if vector_index not in VECTOR_INDEX_KINDS:
             _fail(f"--vector-index must be one of {', '.join(VECTOR_INDEX_KINDS)}", 2)
         settings = settings.model_copy(update={"vector_index": vector_index})
-    _change_index(settings, lambda service: service.build(corpus or [settings.corpus_dir], progress=not quiet))
+    _change_index(settings, lambda service: service.build(corpus or [settings.corpus_dir], progress=not quiet,
+                                                          ray_address=settings.ray_address))
 
 
 @index_app.command("add")
@@ -84,10 +108,14 @@ def index_add(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="files or folders to add (or replace, when already indexed)")],
     index: IndexOpt = None,
+    store: StoreOpt = None,
+    milvus_uri: MilvusUriOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
 ) -> None:
     """Add documents to the index; only they are read and embedded."""
-    _change_index(_with_index(ctx.obj, index), lambda service: service.add_documents(paths, progress=not quiet))
+    settings = _with_index(ctx.obj, index, store, milvus_uri)
+    _change_index(settings, lambda service: service.add_documents(paths, progress=not quiet,
+                                                                  ray_address=settings.ray_address))
 
 
 @index_app.command("remove")
@@ -95,6 +123,8 @@ def index_remove(
     ctx: typer.Context,
     doc_id: Annotated[str, typer.Argument(help="doc_id of the document to remove (see `qa documents`)")],
     index: IndexOpt = None,
+    store: StoreOpt = None,
+    milvus_uri: MilvusUriOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
 ) -> None:
     """Remove one document from the index."""
@@ -105,7 +135,7 @@ def index_remove(
         except KeyError:
             _fail(f"no document {doc_id!r} in the index; `qa documents` lists them")
 
-    _change_index(_with_index(ctx.obj, index), remove)
+    _change_index(_with_index(ctx.obj, index, store, milvus_uri), remove)
 
 
 def _change_index(settings: Settings, change) -> None:
@@ -128,9 +158,11 @@ def _change_index(settings: Settings, change) -> None:
     typer.echo(report.summary())
 
 
-def _with_index(settings: Settings, index: Path | None) -> Settings:
-    """`qa index add --index DIR` and `qa index --index DIR add` mean the same."""
-    return settings if index is None else settings.model_copy(update={"index_dir": index})
+def _with_index(settings: Settings, index: Path | None, store: str | None = None,
+                milvus_uri: str | None = None) -> Settings:
+    """`qa index add --index DIR` and `qa index --index DIR add` mean the same (and so for --store,
+    --milvus-uri)."""
+    return settings.model_copy(update=_overrides(index, None, store, milvus_uri))
 
 
 DocOpt = Annotated[Optional[list[str]], typer.Option("--doc", help="only this doc_id (repeatable: any of them)")]
@@ -183,12 +215,14 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="print the /v1/search JSON")] = False,
     index: IndexOpt = None,
     embedder: EmbedderOpt = None,
+    store: StoreOpt = None,
+    milvus_uri: MilvusUriOpt = None,
 ) -> None:
     """Print the most relevant passages with their citations (within the documents the options allow)."""
     from .contract import search_response
     from .service import QueryError
 
-    service = _load(_settings(index, embedder))
+    service = _load(_settings(index, embedder, store, milvus_uri))
     filters = _filters(doc, issuer, date_from, date_to, source_prefix)
     one_doc = doc[0] if doc and len(doc) == 1 and filters == {"doc_ids": doc} else None
     try:
@@ -214,12 +248,14 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="print the /v1/ask JSON")] = False,
     index: IndexOpt = None,
     embedder: EmbedderOpt = None,
+    store: StoreOpt = None,
+    milvus_uri: MilvusUriOpt = None,
 ) -> None:
     """Answer a question from the documents, with citations (or say the corpus does not answer it)."""
     from .contract import ask_response
     from .service import QueryError
 
-    service = _load(_settings(index, embedder))
+    service = _load(_settings(index, embedder, store, milvus_uri))
     try:
         result = service.ask(question, k, _filters(doc, issuer, date_from, date_to, source_prefix))
     except QueryError as e:
@@ -246,6 +282,8 @@ def serve(
     port: Annotated[Optional[int], typer.Option(help="port [default 8000]")] = None,
     corpus: Annotated[Optional[Path], typer.Option("--corpus", help="corpus folder used when the index must be built")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, max=32, help="server processes (each loads the index; one per core is a good start)")] = 1,
+    store: StoreOpt = None,
+    milvus_uri: MilvusUriOpt = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI page at /docs); builds the index from the corpus first if none exists."""
     import uvicorn
@@ -253,7 +291,7 @@ def serve(
     from api.app import create_app
 
     _setup_logging()
-    settings = _settings(index, embedder)
+    settings = _settings(index, embedder, store, milvus_uri)
     if corpus is not None:
         settings = settings.model_copy(update={"corpus_dir": corpus})
     service = _service(settings)
@@ -271,6 +309,10 @@ def serve(
         os.environ.update({"QA_INDEX_DIR": str(settings.index_dir), "QA_CORPUS_DIR": str(settings.corpus_dir),
                            "QA_EMBEDDER": settings.embedder, "QA_OMP_THREADS": str(settings.omp_threads),
                            "QA_HOST": host, "QA_LOG_FORMAT": settings.log_format})
+        if settings.store:
+            os.environ["QA_STORE"] = settings.store
+        if settings.milvus_uri:
+            os.environ["QA_MILVUS_URI"] = settings.milvus_uri
         # log_config=None: uvicorn's own lines go through our handler (text or JSON), not its own
         uvicorn.run("api.app:app", host=host, port=port, workers=workers, log_level="info", access_log=False,
                     log_config=None)
@@ -286,6 +328,8 @@ def mcp(
     http: Annotated[Optional[int], typer.Option("--http", metavar="PORT", min=1, max=65535, help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio")] = None,
     host: Annotated[Optional[str], typer.Option(help="address for --http [default 127.0.0.1]")] = None,
     corpus: Annotated[Optional[Path], typer.Option("--corpus", help="corpus folder used when the index must be built")] = None,
+    store: StoreOpt = None,
+    milvus_uri: MilvusUriOpt = None,
 ) -> None:
     """Serve the tools search, ask and document to an MCP-capable assistant (stdio by default).
 
@@ -298,7 +342,7 @@ def mcp(
     except ImportError:
         _fail("the MCP server needs the `mcp` package: pip install 'gazette-qa[mcp]'")
     _setup_logging()
-    settings = _settings(index, embedder)
+    settings = _settings(index, embedder, store, milvus_uri)
     if corpus is not None:
         settings = settings.model_copy(update={"corpus_dir": corpus})
     service = _service(settings)
@@ -325,12 +369,14 @@ def tasks(
     as_json: Annotated[bool, typer.Option("--json", help="print the GET /v1/tasks JSON")] = False,
     index: IndexOpt = None,
     embedder: EmbedderOpt = None,
+    store: StoreOpt = None,
+    milvus_uri: MilvusUriOpt = None,
 ) -> None:
     """The tasks a unit leads or takes part in (or every task), from the task registry of the index."""
     from .service import QueryError
     from .tasks import UnknownUnit, tasks_csv
 
-    service = _load(_settings(index, embedder))
+    service = _load(_settings(index, embedder, store, milvus_uri))
     try:
         result = service.tasks(unit=unit, role=role, doc=doc, q=q, limit=limit, offset=offset)
     except QueryError as e:
@@ -361,10 +407,12 @@ def tasks(
 def units(
     index: IndexOpt = None,
     embedder: EmbedderOpt = None,
+    store: StoreOpt = None,
+    milvus_uri: MilvusUriOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the GET /v1/units JSON")] = False,
 ) -> None:
     """Every unit the documents assign work to: its spellings, tasks led and tasks supported."""
-    service = _load(_settings(index, embedder))
+    service = _load(_settings(index, embedder, store, milvus_uri))
     found = service.units()
     if as_json:
         typer.echo(json.dumps({"units": found}, ensure_ascii=False, indent=2))
@@ -374,9 +422,10 @@ def units(
 
 
 @app.command()
-def documents(index: IndexOpt = None, embedder: EmbedderOpt = None) -> None:
+def documents(index: IndexOpt = None, embedder: EmbedderOpt = None, store: StoreOpt = None,
+              milvus_uri: MilvusUriOpt = None) -> None:
     """List the indexed documents with their metadata."""
-    service = _load(_settings(index, embedder))
+    service = _load(_settings(index, embedder, store, milvus_uri))
     for d in service.index.documents.values():
         typer.echo(f"{d.doc_id}\t{d.doc_number or '-'}\t{d.date or '-'}\t{d.title}")
 

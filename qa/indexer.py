@@ -302,11 +302,7 @@ def _build_index(corpus_paths: Sequence[Path], store: Store, embedder: Embedder 
 
 
 def _report_path(store: Store) -> Path:
-    if isinstance(store, FileStore):
-        from .store import current_build
-
-        return current_build(store.index_dir) or store.index_dir
-    return Path(store.location)
+    return store.report_path()
 
 
 def _embed_into(data: BuildData, embedder: Embedder | None, previous: dict[str, np.ndarray],

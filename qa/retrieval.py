@@ -10,9 +10,16 @@ The weights were measured, not assumed: see bench/eval_retrieval.py and the READ
 
 A long chunk's cosine is moved half way toward its best sentence window's when that is higher
 (`WINDOW_MIX`): the sentence that answers counts, and so does the passage around it.
+
+Where the candidates come from depends on the store: the files store's BM25 (bm25s) and vectors
+(FAISS, raw rows) are in memory and scored here; a Milvus build (`index.search`) hands over the same
+candidates — BM25 top-N, dense top-N, each candidate's exact BM25 score and blended cosine — and
+everything after that (normalisation, fusion, priors, clause re-ranking, answers) is the same code.
+`search(..., filter_expr=…)` scopes a Milvus search by scalar fields (qa.store.milvus_filters).
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
@@ -26,6 +33,8 @@ from .filters import SearchFilter
 from .model import Chunk
 from .overlap import bigrams, clause_overlap, norm_text
 from .store import LoadedIndex
+
+log = logging.getLogger(__name__)
 
 LEXICAL_WEIGHT = 0.5
 CANDIDATE_DEPTH = 100
@@ -72,7 +81,9 @@ class HybridRetriever:
                  thesaurus_weight: float = THESAURUS_WEIGHT, feedback_weight: float = FEEDBACK_WEIGHT,
                  feedback_depth: int = FEEDBACK_DEPTH) -> None:
         self.index = index
-        self.embedder = embedder if index.vectors is not None else None
+        self.remote = index.search  # a store-side searcher (Milvus), None for the files store
+        has_dense = index.vectors is not None or (self.remote is not None and self.remote.dense)
+        self.embedder = embedder if has_dense else None
         self.lexical_weight = lexical_weight if self.embedder is not None else 1.0
         self.depth = depth
         self.clause_weight = clause_weight
@@ -95,15 +106,25 @@ class HybridRetriever:
         self._doc_ids = list(index.documents)
         code = {doc_id: i for i, doc_id in enumerate(self._doc_ids)}
         self._doc_code = np.array([code.get(c.doc_id, -1) for c in index.chunks], dtype=np.int64)
-        vocab = index.bm25.vocab_dict or {}
-        self._vocab = vocab
-        self._terms = TermScores(index.bm25, len(index.chunks))
-        n_docs = max(1, len(index.chunks))
-        # document frequency per term from the CSC matrix: column lengths
-        indptr = np.asarray(index.bm25.scores["indptr"])
-        df = np.diff(indptr)
-        self._idf = {t: float(np.log(1 + (n_docs - df[i] + 0.5) / (df[i] + 0.5))) for t, i in vocab.items()
-                     if i < len(df)}
+        if self.remote is not None:
+            # the store keeps the vocabulary and document frequencies (IDF is applied query-side)
+            self._vocab = self.remote.vocab
+            self._idf = self.remote.idf
+            self._terms = None
+            if thesaurus_weight > 0 or feedback_weight > 0:
+                log.warning("the vocabulary bridge (thesaurus/feedback expansion) needs the files store's BM25 "
+                            "matrix; it is off on %s", index.store)
+                self.thesaurus_weight = self.feedback_weight = 0.0
+        else:
+            vocab = index.bm25.vocab_dict or {}
+            self._vocab = vocab
+            self._terms = TermScores(index.bm25, len(index.chunks))
+            n_docs = max(1, len(index.chunks))
+            # document frequency per term from the CSC matrix: column lengths
+            indptr = np.asarray(index.bm25.scores["indptr"])
+            df = np.diff(indptr)
+            self._idf = {t: float(np.log(1 + (n_docs - df[i] + 0.5) / (df[i] + 0.5))) for t, i in vocab.items()
+                         if i < len(df)}
         # the table of contents repeats every title and 文号: it should not outrank the documents
         self._prior = np.array([FRONT_MATTER_PRIOR if c.kind == "front_matter" else 1.0 for c in index.chunks],
                                dtype=np.float32)
@@ -220,6 +241,15 @@ class HybridRetriever:
         _, idx = self.index.vectors.search(q[None, :], self.depth)
         return idx[0][idx[0] >= 0].astype(np.int64), None
 
+    def _allowed_docs_expr(self, search_filter: SearchFilter) -> str:
+        """A store-side filter for the documents `search_filter` allows (decided here, on the documents'
+        metadata, so that both stores read a filter the same way)."""
+        from .store.milvus_filters import filter_expr
+
+        docs = self.index.documents
+        allowed = [doc_id for doc_id in self._doc_ids if search_filter.allows(docs[doc_id])]
+        return filter_expr(doc_ids=allowed) if allowed else 'doc_id == ""'
+
     def filter_mask(self, search_filter: SearchFilter | None, doc: str | None = None) -> np.ndarray | None:
         """Which chunks may be returned (None: all): those of `doc` and of the documents the filter
         allows. Ranking then happens within them, so a filter never loses a small document's passages."""
@@ -236,9 +266,20 @@ class HybridRetriever:
     # -- fusion ------------------------------------------------------------------------------------------
 
     def search(self, query: str, top_k: int = 5, doc: str | None = None,
-               search_filter: SearchFilter | None = None) -> tuple[list[Hit], QueryAnalysis]:
+               search_filter: SearchFilter | None = None, filter_expr: str | None = None
+               ) -> tuple[list[Hit], QueryAnalysis]:
         """The `top_k` best passages for `query`, within document `doc` and the documents
-        `search_filter` allows when given."""
+        `search_filter` allows when given. `filter_expr` (a Milvus scalar filter,
+        qa.store.milvus_filters.filter_expr) scopes a store-side search; the files store takes none
+        (ValueError). On a store-side search a `search_filter` becomes the expression of the documents
+        it allows."""
+        if self.remote is not None:
+            if search_filter is not None:
+                expr = self._allowed_docs_expr(search_filter)
+                filter_expr = f"({filter_expr}) and ({expr})" if filter_expr else expr
+            return self._search_remote(query, top_k, doc, filter_expr)
+        if filter_expr is not None:
+            raise ValueError("filter expressions need a store-side searcher (QA_STORE=milvus)")
         analysis = self.analyse(query)
         mask = self.filter_mask(search_filter, doc)
         if mask is not None and not mask.any():
@@ -276,8 +317,40 @@ class HybridRetriever:
             lex = lex + (np.where(mask, bonus, 0.0) if mask is not None else bonus)
 
         cand, fused, lex_c, lex_n, dense_c, dense_n = self._fuse(query, lex, q, sims, dense_idx, pinned, scoped)
+        return self._hits(cand, fused, lex_c, lex_n, dense_c, dense_n, pinned, top_k), analysis
+
+    def _search_remote(self, query: str, top_k: int, doc: str | None,
+                       filter_expr: str | None) -> tuple[list[Hit], QueryAnalysis]:
+        """The same search with the candidates from the store (Milvus): BM25 top-N and dense top-N
+        with every candidate's exact scores, then the same fusion and re-ranking as above."""
+        from .store.milvus_filters import literal
+
+        analysis = self.analyse(query)
+        scoped = self.named_documents(query) if doc is None else set()
+        ranked_on = self._without_title_words(analysis, scoped)
+        expr = filter_expr
+        if doc is not None:
+            expr = f"doc_id == {literal(doc)}" + (f" and ({expr})" if expr else "")
+        q = self.embedder.embed_query(query).astype(np.float32) if self.embedder is not None else None
+        pinned = self.articles.lookup(query, default_docs=[doc] if doc is not None else scoped) \
+            if self.article_lookup else []
+        if doc is not None:
+            pinned = [r for r in pinned if self._doc_of[r] == doc]
+        if filter_expr is not None:
+            pinned = []  # an article lookup knows nothing of the filter's fields
+        cand, lex_c, dense_c = self.remote.candidates(ranked_on.known_tokens, q, self.depth, pinned, expr,
+                                                      self.window_mix)
         if cand.size == 0:
             return [], analysis
+        fused, lex_n, dense_n = self._score(query, cand, lex_c, dense_c if q is not None else None, scoped)
+        if q is None:
+            dense_c = np.zeros(len(cand), dtype=np.float32)
+        return self._hits(cand, fused, lex_c, lex_n, dense_c, dense_n, pinned, top_k), analysis
+
+    def _hits(self, cand: np.ndarray, fused: np.ndarray, lex_c: np.ndarray, lex_n: np.ndarray,
+              dense_c: np.ndarray, dense_n: np.ndarray, pinned: list[int], top_k: int) -> list[Hit]:
+        if cand.size == 0:
+            return []
         order = np.argsort(-fused, kind="stable")
         pinned_set = set(pinned)
         first = [int(np.searchsorted(cand, r)) for r in pinned]
@@ -290,7 +363,7 @@ class HybridRetriever:
                 match="article" if int(cand[i]) in pinned_set else None)
             for i in order[:top_k]
         ]
-        return hits, analysis
+        return hits
 
     def _fuse(self, query: str, lex: np.ndarray, q: np.ndarray | None, sims: np.ndarray | None,
               dense_idx: np.ndarray, pinned: list[int], scoped: set[str], clause: bool = True
@@ -305,14 +378,24 @@ class HybridRetriever:
             return cand, empty, empty, empty, empty, empty
 
         lex_c = lex[cand]
-        lex_max = float(lex_c.max()) if lex_c.size else 0.0
-        lex_n = lex_c / lex_max if lex_max > 0 else np.zeros_like(lex_c)
-
-        dense_c = np.zeros(len(cand), dtype=np.float32)
-        dense_n = np.zeros(len(cand), dtype=np.float32)
+        dense_c = None
         if q is not None:
             # exact cosine for every candidate (lexical-only ones too), from the raw rows the index keeps
             dense_c = sims[cand] if sims is not None else self.cosines(q, cand)
+        fused, lex_n, dense_n = self._score(query, cand, lex_c, dense_c, scoped, clause)
+        if dense_c is None:
+            dense_c = np.zeros(len(cand), dtype=np.float32)
+        return cand, fused, lex_c, lex_n, dense_c, dense_n
+
+    def _score(self, query: str, cand: np.ndarray, lex_c: np.ndarray, dense_c: np.ndarray | None,
+               scoped: set[str], clause: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(fused score, normalised BM25, normalised cosine) per candidate: each side normalised over
+        the pool, weighted, the priors applied, then the head re-ranked by clause overlap."""
+        lex_max = float(lex_c.max()) if lex_c.size else 0.0
+        lex_n = lex_c / lex_max if lex_max > 0 else np.zeros_like(lex_c)
+
+        dense_n = np.zeros(len(cand), dtype=np.float32)
+        if dense_c is not None:
             lo, hi = float(dense_c.min()), float(dense_c.max())
             dense_n = (dense_c - lo) / (hi - lo) if hi > lo else np.zeros_like(dense_c)
 
@@ -329,4 +412,4 @@ class HybridRetriever:
                 chunk = self.index.chunks[int(cand[i])]
                 fused[i] += self.clause_weight * clause_overlap(query, indexed_body(chunk)) * self._prior[cand[i]]
             fused /= 1 + self.clause_weight
-        return cand, fused, lex_c, lex_n, dense_c, dense_n
+        return fused, lex_n, dense_n

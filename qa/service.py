@@ -107,12 +107,23 @@ class QAService:
             return _Held(self._build_lock)
         return self._build_lock
 
+    def passage_embedder(self, ray_address: str | None = None) -> Embedder:
+        """The embedder for bulk passages: this process's, or Ray's (`qa index --ray`), which embeds
+        the same passages into the same vectors on an actor pool."""
+        if not ray_address:
+            return self.embedder
+        from .ray_embed import RayEmbedder
+
+        return RayEmbedder(self.embedder, self.settings.embedder, ray_address, actors=self.settings.ray_actors,
+                           threads=max(1, self.settings.index_threads // self.settings.ray_actors)
+                           if ray_address == "local" else None, gpus_per_actor=self.settings.ray_gpus)
+
     def build(self, corpus: list[Path] | None = None, progress: bool = True,
-              cancel: CancelToken | None = None) -> BuildReport:
+              cancel: CancelToken | None = None, ray_address: str | None = None) -> BuildReport:
         with self._building(cancel):
-            report = build_index(corpus or [self.settings.corpus_dir], self.settings.index_dir, self.embedder,
-                                 progress=progress, vector_index=self.settings.vector_index, store=self.store,
-                                 cancel=cancel)
+            report = build_index(corpus or [self.settings.corpus_dir], self.settings.index_dir,
+                                 self.passage_embedder(ray_address), progress=progress,
+                                 vector_index=self.settings.vector_index, store=self.store, cancel=cancel)
             self.reload(force=True)
         return report
 
@@ -155,14 +166,16 @@ class QAService:
 
     # -- changing the corpus ----------------------------------------------------------------------------
 
-    def add_documents(self, paths: list[Path], progress: bool = False, cancel: CancelToken | None = None) -> BuildReport:
+    def add_documents(self, paths: list[Path], progress: bool = False, cancel: CancelToken | None = None,
+                      ray_address: str | None = None) -> BuildReport:
         """Index `paths` beside the serving documents; `cancel` stops it before it publishes (nothing of
         it is then in the index)."""
         from .indexer import add_to_index
 
         with self._building(cancel):
-            report = add_to_index(paths, self.settings.index_dir, self.embedder, progress=progress,
-                                  vector_index=self.settings.vector_index, store=self.store, cancel=cancel)
+            report = add_to_index(paths, self.settings.index_dir, self.passage_embedder(ray_address),
+                                  progress=progress, vector_index=self.settings.vector_index, store=self.store,
+                                  cancel=cancel)
             self.reload(force=True)
         return report
 
@@ -212,14 +225,16 @@ class QAService:
         return query.strip(), top_k
 
     def search(self, query: str, top_k: int = 5, doc: str | None = None,
-               filters: SearchFilter | dict | None = None) -> SearchResult:
+               filters: SearchFilter | dict | None = None, filter_expr: str | None = None) -> SearchResult:
         """The best `top_k` passages, within document `doc` and the documents `filters` allows
-        (ranked among those, not filtered after ranking)."""
+        (ranked among those, not filtered after ranking). `filter_expr`: a scalar filter for store-side
+        searches (Milvus; qa.store.milvus_filters)."""
         t0 = time.perf_counter()
         query, top_k = self.check_query(query, top_k, doc)
         search_filter = self.check_filter(filters)
         index, retriever = self.state
-        hits, analysis = retriever.search(query, top_k=top_k, doc=doc, search_filter=search_filter)
+        hits, analysis = retriever.search(query, top_k=top_k, doc=doc, search_filter=search_filter,
+                                          filter_expr=filter_expr)
         return SearchResult(query=query, hits=hits, analysis=analysis, took_ms=(time.perf_counter() - t0) * 1000,
                             index_version=index.version, state=(index, retriever))
 

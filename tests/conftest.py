@@ -118,3 +118,77 @@ def server_url(built_settings):
     with running_server({"QA_INDEX_DIR": str(built_settings.index_dir), "QA_CORPUS_DIR": str(CORPUS_DIR),
                          "QA_API_KEY": ""}) as url:
         yield url
+
+
+# -- the Milvus store ----------------------------------------------------------------------------------
+
+def require_extra(module: str, extra: str) -> None:
+    """Skip for want of an optional package on a developer's machine; fail on CI, which installs it."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{module} is not installed: CI installs the [{extra}] extra (make test)")
+        pytest.skip(f"needs the [{extra}] extra ({module})")
+
+
+@pytest.fixture(scope="session")
+def milvus_uri(tmp_path_factory):
+    """A real milvus-lite server for the session, started the documented way
+    (`milvus-lite server --host 127.0.0.1 --port P`) in its own process: the service, `qa` commands
+    and tests connect to it over gRPC, as they would to a Milvus standalone."""
+    require_extra("pymilvus", "milvus")
+    require_extra("milvus_lite", "milvus")
+    data = tmp_path_factory.mktemp("milvus-data")
+    port = _free_port()
+    log = data.parent / "milvus-lite.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data / "db"),
+                                 "--host", "127.0.0.1", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"milvus-lite exited ({proc.returncode}): {log.read_text(errors='replace')[-2000:]}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.time() > deadline:
+                raise RuntimeError("milvus-lite did not come up in 60 s")
+            time.sleep(0.1)
+        yield uri
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def milvus_settings(tmp_path_factory, built_settings, milvus_uri, embedder):
+    """The shipped corpus built into Milvus once for the session (collection alias `session_qa`). The
+    index folder starts as a copy of the session's files index, so the build re-embeds nothing: a
+    folder moving from the files store to Milvus reuses its vectors."""
+    import shutil
+
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    index_dir = tmp_path_factory.mktemp("milvus-index") / "index"
+    shutil.copytree(built_settings.index_dir, index_dir)
+    settings = Settings(corpus_dir=CORPUS_DIR, index_dir=index_dir, embedder=EMBEDDER, store="milvus",
+                        milvus_uri=milvus_uri, milvus_collection="session_qa")
+    QAService(settings, embedder).build(progress=False)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def milvus_service(milvus_settings, embedder):
+    from qa.service import QAService
+
+    svc = QAService(milvus_settings, embedder)
+    svc.reload()
+    return svc

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
@@ -153,6 +153,7 @@ class LoadedIndex:
     search: Any = None  # a store-side searcher (qa.store.milvus.MilvusSearch) instead of bm25/vectors
     store: str = "files"
     doc_texts: dict[str, dict] | None = None  # held in memory by stores that cannot read them on demand
+    text_reader: Callable[[str], dict | None] | None = None  # reads one document's text from the store (Milvus)
 
     @property
     def version(self) -> str:
@@ -162,6 +163,8 @@ class LoadedIndex:
         """{"text_start", "text"} of a document, read on demand (reading views are rare)."""
         if self.doc_texts is not None:
             return self.doc_texts.get(doc_id)
+        if self.text_reader is not None:
+            return self.text_reader(doc_id)
         try:
             texts = json.loads((self.path / "document_texts.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -229,6 +232,10 @@ class Store(ABC):
     def describe(self) -> dict:
         """What /healthz says about the store."""
         return {"store": self.kind}
+
+    def report_path(self) -> Path:
+        """Where a build report says the index went."""
+        return Path(self.location)
 
 
 def setting_for(embedder_id: str) -> str:

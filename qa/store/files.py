@@ -323,6 +323,9 @@ class FileStore(Store):
         path = current_build(self.index_dir)
         return str(path) if path is not None else None
 
+    def report_path(self) -> Path:
+        return current_build(self.index_dir) or self.index_dir
+
     def lock(self):
         return index_lock(self.index_dir)
 
