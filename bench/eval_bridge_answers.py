@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from eval_bridge import _read, retriever_kwargs  # noqa: E402
 from fit_calibration import is_right  # noqa: E402
 
+from qa.bridge import NeighbourMap  # noqa: E402
 from qa.embedders import make_embedder  # noqa: E402
 from qa.retrieval import HybridRetriever  # noqa: E402
 from qa.service import QAService  # noqa: E402
@@ -35,11 +36,14 @@ def main() -> None:
     ap.add_argument("--govcn", type=Path, default=Path("/tmp/idx-govcn"))
     ap.add_argument("--variants", default="base,nbr0.5")
     ap.add_argument("--splits", default="fit,heldout")
+    ap.add_argument("--embedder", default="e5-onnx", help="QA_EMBEDDER spec the indexes were built with")
+    ap.add_argument("--encoder-term-vectors", type=Path, default=Path("/tmp/bridge-tv"),
+                    help="as in eval_bridge.py, for variants with /enc (laws/ and govcn/ beneath)")
     args = ap.parse_args()
-    embedder = make_embedder("e5-onnx")
+    embedder = make_embedder(args.embedder)
     services = {}
     for name, path in (("laws", args.laws), ("govcn", args.govcn)):
-        svc = QAService(Settings(index_dir=path, embedder="e5-onnx"), embedder)
+        svc = QAService(Settings(index_dir=path, embedder=args.embedder), embedder)
         svc.reload()
         services[name] = svc
     qs = [q for f in ("questions-own.jsonl", "questions-own-2.jsonl") for q in _read(ROOT / "bench/data" / f)
@@ -47,9 +51,12 @@ def main() -> None:
     counts: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for v in args.variants.split(","):
         kw, knobs = retriever_kwargs(v)
-        for svc in services.values():
+        encoder = knobs.pop("encoder", False)
+        for name, svc in services.items():
             index, _ = svc.state
             r = HybridRetriever(index, embedder, **kw)
+            if encoder:
+                r.neighbours = NeighbourMap.load(args.encoder_term_vectors / name, r._terms)
             for key, val in knobs.items():
                 setattr(r.neighbours, key, val)
             svc._state = (index, r)
