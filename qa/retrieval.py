@@ -102,7 +102,7 @@ class HybridRetriever:
         vocab = index.bm25.vocab_dict or {}
         self._vocab = vocab
         self._terms = TermScores(index.bm25, len(index.chunks))
-        if self.neighbour_weight > 0 and self.embedder is not None:
+        if self.neighbour_weight > 0 and self.embedder is not None and index.bm25 is not None:
             self.neighbours = NeighbourMap.for_index(index, self._terms, self.embedder)
         n_docs = max(1, len(index.chunks))
         # document frequency per term from the CSC matrix: column lengths
