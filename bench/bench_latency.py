@@ -147,13 +147,24 @@ def loadavg() -> str:
         return "?"
 
 
-def make_service(index: Path, embedder: str):
+def make_service(index: Path, embedder: str, neighbour_weight: float | None = None,
+                 term_vectors: Path | None = None):
     from qa.service import QAService
     from qa.settings import Settings
 
     settings = Settings(index_dir=index, embedder=embedder, omp_threads=1)
     service = QAService(settings)
     service.reload(force=True)
+    if neighbour_weight is not None:  # the vocabulary bridge's word map on/off (qa/bridge.py), in-process only
+        from qa.retrieval import HybridRetriever
+
+        idx, _ = service.state
+        r = HybridRetriever(idx, service.embedder, neighbour_weight=neighbour_weight)
+        if term_vectors is not None and neighbour_weight > 0:  # e.g. --kind encoder (bench/build_term_vectors.py)
+            from qa.bridge import NeighbourMap
+
+            r.neighbours = NeighbourMap.load(term_vectors, r._terms)
+        service._state = (idx, r)
     return service
 
 
@@ -166,9 +177,10 @@ def clear_query_cache(service) -> None:
 
 # -- in-process ----------------------------------------------------------------------------------------
 
-def bench_inprocess(index: Path, embedder: str, warm_repeats: int) -> dict:
+def bench_inprocess(index: Path, embedder: str, warm_repeats: int, neighbour_weight: float | None = None,
+                    term_vectors: Path | None = None) -> dict:
     t0 = time.perf_counter()
-    service = make_service(index, embedder)
+    service = make_service(index, embedder, neighbour_weight, term_vectors)
     load_s = time.perf_counter() - t0
     # the first call initialises lazy things (jieba dictionary, ORT session arenas): not a query cost
     service.search("初始化", 5)
@@ -381,6 +393,10 @@ def main() -> None:
     ap.add_argument("--concurrency", default="1,8,32")
     ap.add_argument("--duration", type=float, default=20.0, help="seconds per HTTP cell")
     ap.add_argument("--label", default="", help="stored with the results (e.g. before/after)")
+    ap.add_argument("--neighbour-weight", type=float, default=None,
+                    help="in-process: the word map's weight instead of the default (0 = off)")
+    ap.add_argument("--term-vectors", type=Path, default=None,
+                    help="in-process: the word map's stored term vectors (bench/build_term_vectors.py)")
     ap.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     ap.add_argument("--dump-rankings", type=Path, default=None, help="only dump rankings/answers to this file")
     ap.add_argument("--eval-set", type=Path, default=None, help="extra questions for --dump-rankings")
@@ -393,7 +409,8 @@ def main() -> None:
            "command": " ".join([Path(sys.executable).name] + sys.argv)}
     print(json.dumps(res["machine"]), "load avg", loadavg(), flush=True)
     if args.part in ("all", "inprocess"):
-        res["inprocess"] = bench_inprocess(args.index, args.embedder, args.warm_repeats)
+        res["inprocess"] = bench_inprocess(args.index, args.embedder, args.warm_repeats, args.neighbour_weight,
+                                            args.term_vectors)
     if args.part in ("all", "http"):
         res["http"] = bench_http(args.index, args.embedder, args.url, args.port,
                                  [int(c) for c in args.concurrency.split(",")], args.duration)

