@@ -32,9 +32,17 @@ def export() -> Path:
 
 
 def _corpus_lines() -> list[str]:
+    """The shipped gazette, the questions of the repository's question sets, and the laws sample when
+    ../shared is there: thousands of real lines whatever the machine."""
     files = [ROOT / "corpus" / "qingtongxia-gazette-2021-02.txt",
              *sorted((ROOT.parent / "shared" / "corpora" / "laws-sample").rglob("*.md"))[:60]]
-    return [line for f in files for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = [line for f in files for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for path in sorted((ROOT / "bench" / "data").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines()[:2000]:
+            if line.strip():
+                q = json.loads(line)
+                lines += [q["question"]] if isinstance(q.get("question"), str) else []
+    return lines
 
 
 def test_the_small_tokenizer_gives_the_ids_of_tokenizer_json(export):

@@ -47,13 +47,18 @@ def _small(tmp_path: Path, milvus_uri: str, articles: int = 6, tag: str = "供�
 def test_milvus_serves_the_same_passages_as_the_files_store(service, milvus_service):
     assert milvus_service.index.store == "milvus" and service.index.store == "files"
     assert [c.text for c in milvus_service.index.chunks] == [c.text for c in service.index.chunks]
+    from qa.retrieval import HybridRetriever
+
+    # the word map (colloquial → corpus terms) reads the files store's BM25 matrix and is off on Milvus:
+    # the stores are compared without it
+    files = HybridRetriever(service.index, service.embedder, neighbour_weight=0.0)
     for q in QUESTIONS:
-        a, b = service.search(q, 10).hits, milvus_service.search(q, 10).hits
+        a, b = files.search(q, 10)[0], milvus_service.search(q, 10).hits
         assert [h.chunk.chunk_id for h in a] == [h.chunk.chunk_id for h in b], q
         assert np.allclose([h.lexical for h in a], [h.lexical for h in b], rtol=1e-4, atol=1e-4), q
         assert np.allclose([h.dense for h in a], [h.dense for h in b], atol=1e-4), q
         assert np.allclose([h.score for h in a], [h.score for h in b], atol=1e-4), q
-    assert milvus_service.ask(QUESTIONS[0]).answer.answer == service.ask(QUESTIONS[0]).answer.answer
+    assert milvus_service.ask(QUESTIONS[0]).answer.answer == service.ask(QUESTIONS[0]).answer.answer  # a plain question
     doc = next(iter(service.index.documents))
     assert milvus_service.index.document_text(doc) == service.index.document_text(doc)
 
