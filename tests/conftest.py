@@ -86,23 +86,33 @@ def running_server(env_overrides: dict[str, str], *, qa_serve: bool = False, log
         fd, name = tempfile.mkstemp(prefix="server-", suffix=".log")
         os.close(fd)
         log = Path(name)
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited ({proc.returncode}): {log.read_text(errors='replace')[-3000:]}")
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.time() > deadline:
-                raise RuntimeError("server did not come up in 120 s")
-            time.sleep(0.2)
+
+    def answering() -> bool:
+        try:
+            return httpx.get(url + "/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    with _process(cmd, log, answering, "server", 120, env=env, cwd=ROOT, pause=0.2):
         yield url
+
+
+@contextmanager
+def _process(cmd: list[str], log: Path, ready, name: str, timeout: float, pause: float, **popen):
+    """Run `cmd` (output to `log`) until `ready()` is true, yield, then stop it (terminate, then kill).
+    A process that exits first, or is not ready within `timeout` s, is an error naming it."""
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, **popen)
+    deadline = time.time() + timeout
+    try:
+        while not ready():
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited ({proc.returncode}): {log.read_text(errors='replace')[-3000:]}")
+            if time.time() > deadline:
+                raise RuntimeError(f"{name} did not come up in {timeout:.0f} s")
+            time.sleep(pause)
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -142,29 +152,15 @@ def milvus_uri(tmp_path_factory):
     data = tmp_path_factory.mktemp("milvus-data")
     port = _free_port()
     log = data.parent / "milvus-lite.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data / "db"),
-                                 "--host", "127.0.0.1", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"milvus-lite exited ({proc.returncode}): {log.read_text(errors='replace')[-2000:]}")
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if time.time() > deadline:
-                raise RuntimeError("milvus-lite did not come up in 60 s")
-            time.sleep(0.1)
-        yield uri
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+
+    def listening() -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    cmd = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data / "db"),
+           "--host", "127.0.0.1", "--port", str(port)]
+    with _process(cmd, log, listening, "milvus-lite", 60, pause=0.1):
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="session")

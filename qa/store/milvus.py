@@ -299,14 +299,10 @@ def _chunk_data(chunk: Chunk, key: str, tokens: list[str], windows: int) -> str:
     return text
 
 
-def _lexicon(token_lists: list[list[str]]) -> dict:
-    """Vocabulary (term → id by first occurrence), document frequencies, N and avgdl of a build's
-    chunks, as bm25s computes them (a chunk without tokens counts as length 1, as its [""] does)."""
-    vocab: dict[str, int] = {}
-    df: list[int] = []
-    total = 0
+def _count_terms(vocab: dict[str, int], df: list[int], token_lists: list[list[str]]) -> None:
+    """Add each chunk's distinct terms to `vocab` (new terms take the next id) and their document
+    frequencies to `df`, in place."""
     for tokens in token_lists:
-        total += max(1, len(tokens))
         for t in dict.fromkeys(tokens):
             i = vocab.get(t)
             if i is None:
@@ -314,6 +310,15 @@ def _lexicon(token_lists: list[list[str]]) -> dict:
                 df.append(1)
             else:
                 df[i] += 1
+
+
+def _lexicon(token_lists: list[list[str]]) -> dict:
+    """Vocabulary (term → id by first occurrence), document frequencies, N and avgdl of a build's
+    chunks, as bm25s computes them (a chunk without tokens counts as length 1, as its [""] does)."""
+    vocab: dict[str, int] = {}
+    df: list[int] = []
+    _count_terms(vocab, df, token_lists)
+    total = sum(max(1, len(tokens)) for tokens in token_lists)
     n = len(token_lists)
     return {"terms": list(vocab), "df": df, "n": n, "avgdl": total / n if n else 1.0}
 
@@ -322,14 +327,7 @@ def _extend_lexicon(lex: dict, added: list[list[str]], removed_ids: list[list[in
     """The lexicon after chunks were added (their tokens) and removed (their term ids); avgdl stays."""
     vocab = {t: i for i, t in enumerate(lex["terms"])}
     df = list(lex["df"])
-    for tokens in added:
-        for t in dict.fromkeys(tokens):
-            i = vocab.get(t)
-            if i is None:
-                vocab[t] = len(df)
-                df.append(1)
-            else:
-                df[i] += 1
+    _count_terms(vocab, df, added)
     for ids in removed_ids:
         for i in set(ids):
             if 0 <= i < len(df):
